@@ -1,0 +1,59 @@
+# onestop — the two commands: `make run` and `make test`. Everything else is a helper of theirs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test lint worker system-deps system-deps-test translations migrate demo clean
+
+## Run the product: SQLite under instance/, jobs inline, http://127.0.0.1:5000
+run: system-deps $(VENV)/.runtime translations
+	$(BIN)/flask db upgrade
+	$(BIN)/flask onestop demo
+	@echo "onestop is serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	$(BIN)/flask run --host $(HOST) --port $(PORT) --no-debugger --no-reload
+
+## The whole suite: SQLite always; PostgreSQL and Redis too when TEST_DATABASE_URL / REDIS_URL are set
+test: system-deps-test $(VENV)/.dev translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## An rq worker with its scheduler (needs REDIS_URL)
+worker: $(VENV)/.runtime
+	@test -n "$$REDIS_URL" || { echo "worker: set REDIS_URL (without it jobs run inline)"; exit 1; }
+	$(BIN)/rq worker --with-scheduler --url "$$REDIS_URL" onestop
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check onestop workflows forms tests bench
+	$(BIN)/mypy workflows
+
+system-deps:
+	@scripts/system-deps.sh run
+
+system-deps-test:
+	@scripts/system-deps.sh test
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	@touch $@
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/.created
+	$(BIN)/pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/.created
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime
+
+translations: $(VENV)/.runtime
+	@$(BIN)/pybabel compile -q -d translations -f
+
+migrate: $(VENV)/.runtime
+	$(BIN)/flask db upgrade
+
+demo: migrate
+	$(BIN)/flask onestop demo
+
+clean:
+	rm -rf $(VENV) instance test-artifacts .pytest_cache

@@ -1,0 +1,142 @@
+"""The one merged form (一表申请): a WTForms class built from a bundle definition.
+
+Fields hidden by a `show_if` condition are neither required nor stored. Materials are file fields; a
+material accepted on an earlier attempt is carried in a hidden field so a rejected upload elsewhere on
+the page never makes the applicant upload it again.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    Field,
+    FileField,
+    Form,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Length, NumberRange, Optional, Regexp, StopValidation
+
+from forms.base import BaseForm, CreditCode, Required, ResidentId
+from workflows.catalog.schema import Bundle, Condition, FieldType, FormField
+
+_PHONE = Regexp(r"^1\d{10}$", message=_l("A mobile phone number has 11 digits and starts with 1."))
+_EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("This is not an e-mail address."))
+
+
+def _raw_answers(form: Form, bundle: Bundle) -> dict[str, Any]:
+    return {f.key: form[f.key].data for f in bundle.fields}
+
+
+class _WhenShown:
+    """First validator of every field: a hidden field is dropped and never validated."""
+
+    def __init__(self, bundle: Bundle, condition: Condition | None) -> None:
+        self.bundle = bundle
+        self.condition = condition
+
+    def __call__(self, form: Form, field: Field) -> None:
+        if self.condition is not None and not self.condition.holds(_raw_answers(form, self.bundle)):
+            field.errors[:] = []
+            raise StopValidation()
+
+
+def _validators(bundle: Bundle, spec: FormField, today: date | None) -> list[Any]:
+    chain: list[Any] = [_WhenShown(bundle, spec.show_if)]
+    chain.append(Required() if spec.required else Optional())
+    if spec.max_length:
+        chain.append(Length(max=spec.max_length, message=_l("At most %(max)d characters.", max=spec.max_length)))
+    if spec.min is not None or spec.max is not None:
+        chain.append(NumberRange(
+            min=spec.min, max=spec.max,
+            message=_l("Enter a number from %(min)s to %(max)s.", min=spec.min, max=spec.max),
+        ))
+    extra = {
+        FieldType.RESIDENT_ID: [ResidentId(today)],
+        FieldType.CREDIT_CODE: [CreditCode()],
+        FieldType.PHONE: [_PHONE],
+        FieldType.EMAIL: [_EMAIL],
+    }
+    return chain + extra.get(spec.type, [])
+
+
+def _field(bundle: Bundle, spec: FormField, lang: str, today: date | None) -> Field:
+    label = spec.label.get(lang)
+    description = spec.help.get(lang) if spec.help else ""
+    validators = _validators(bundle, spec, today)
+    kwargs: dict[str, Any] = {"label": label, "description": description, "validators": validators}
+    if spec.type is FieldType.TEXTAREA:
+        return TextAreaField(**kwargs)
+    if spec.type is FieldType.NUMBER:
+        return DecimalField(places=None, **kwargs)
+    if spec.type is FieldType.INTEGER:
+        return IntegerField(**kwargs)
+    if spec.type is FieldType.DATE:
+        return DateField(**kwargs)
+    if spec.type is FieldType.BOOLEAN:
+        return BooleanField(**kwargs)
+    if spec.type is FieldType.SELECT:
+        assert spec.choices is not None
+        choices = [("", _l("Please choose"))] + [(c.value, c.label.get(lang)) for c in spec.choices]
+        return SelectField(choices=choices, validate_choice=False, **kwargs)
+    return StringField(**kwargs)
+
+
+class BundleForm(BaseForm):
+    """Base of every generated form; the fields are added by build_form()."""
+
+    bundle: Bundle
+    idempotency_key = HiddenField()
+
+    def visible(self, spec: FormField) -> bool:
+        return spec.show_if is None or spec.show_if.holds(_raw_answers(self, self.bundle))
+
+    def answers(self) -> dict[str, Any]:
+        """JSON-ready answers of the visible fields; call after validate()."""
+        result: dict[str, Any] = {}
+        for spec in self.bundle.fields:
+            if not self.visible(spec):
+                continue
+            value = self[spec.key].data
+            if isinstance(value, Decimal):
+                value = int(value) if value == value.to_integral_value() else float(value)
+            elif isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, str):
+                value = value.strip()
+            if value in ("", None):
+                continue
+            result[spec.key] = value
+        return result
+
+    def number_errors(self) -> None:
+        """WTForms words a malformed number in English; say it in the user's language."""
+        for spec in self.bundle.fields:
+            field = self[spec.key]
+            if spec.type in (FieldType.NUMBER, FieldType.INTEGER) and field.errors:
+                field.errors = [
+                    str(_l("Enter a number.")) if e in ("Not a valid decimal value.", "Not a valid integer value.")
+                    else e for e in field.errors
+                ]
+
+
+def build_form(bundle: Bundle, lang: str, *, today: date | None = None) -> type[BundleForm]:
+    attrs: dict[str, Any] = {"bundle": bundle}
+    for spec in bundle.fields:
+        attrs[spec.key] = _field(bundle, spec, lang, today)
+    for material in bundle.materials:
+        if material.held_by_government:
+            continue
+        attrs[f"file_{material.key}"] = FileField(material.name.get(lang))
+        attrs[f"kept_{material.key}"] = HiddenField()
+    return type(f"{bundle.code.title().replace('_', '')}Form", (BundleForm,), attrs)

@@ -1,0 +1,60 @@
+"""onestop: one-stop online application and approval (高效办成一件事)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from onestop.config import PROJECT_ROOT, load_settings
+
+
+def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Flask:
+    """Build the application. `config` overrides settings (tests); `environ` replaces os.environ."""
+    settings = load_settings(environ)
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings.flask_config())
+    if config:
+        app.config.update(config)
+    Path(app.config["ONESTOP_UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    from onestop import extensions as ext
+
+    ext.db.init_app(app)
+    ext.migrate.init_app(app, ext.db, directory=str(PROJECT_ROOT / "migrations"))
+    ext.csrf.init_app(app)
+    ext.limiter.init_app(app)
+
+    from onestop.core import i18n, security
+
+    ext.babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.init_app(app)
+    security.init_app(app)
+
+    # Importing the models registers them on the metadata (for migrations and the model check).
+    from onestop import models  # noqa: F401
+    from onestop.accounts import views as accounts_views
+    from onestop.applications import views as applications_views
+    from onestop.catalog import views as catalog_views
+    from onestop.core import errors, templating
+    from onestop.jobs import notifications  # noqa: F401  (registers the jobs)
+    from onestop.reviews import views as reviews_views
+
+    accounts_views.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    app.register_blueprint(catalog_views.bp)
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(applications_views.bp)
+    app.register_blueprint(reviews_views.bp)
+
+    from onestop import cli
+
+    cli.init_app(app)
+    return app

@@ -1,0 +1,192 @@
+"""The applicant's pages: the one form, my matters, one matter, a material."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from forms.builder import BundleForm, build_form
+from onestop.accounts.models import User
+from onestop.applications.models import Application, Material
+from onestop.applications.operations import SubmissionError, submit
+from onestop.applications.uploads import UploadError, check_and_store, material_path
+from onestop.audit.operations import record
+from onestop.catalog.operations import bundle_of, current_version, department_map
+from onestop.core.clock import local_now
+from onestop.core.i18n import current_lang
+from onestop.core.jobs import commit
+from onestop.extensions import db, limiter
+from workflows.catalog.schema import Bundle
+
+bp = Blueprint("applications", __name__)
+
+_UPLOAD_ERRORS = {
+    "too_large": lambda: _("The file is larger than the limit."),
+    "empty": lambda: _("The file is empty."),
+    "wrong_type": lambda: _("Only PDF, JPEG and PNG files are accepted; this file's content is none of them."),
+    "broken_pdf": lambda: _("This PDF cannot be opened. Please save it again and upload it."),
+}
+
+
+def profile_values(user: User) -> dict[str, Any]:
+    """一人一档 / 一企一档: what the profile can prefill. Empty without the applicant's consent."""
+    if user.prefill_consent_at is None:
+        return {}
+    values: dict[str, Any] = {
+        "person.name": user.name, "person.id_number": user.id_number, "person.phone": user.phone,
+        "person.email": user.email, "person.address": user.address,
+        "operator.name": user.name, "operator.id_number": user.id_number, "operator.phone": user.phone,
+    }
+    if user.enterprise is not None:
+        e = user.enterprise
+        values.update({"enterprise.name": e.name, "enterprise.credit_code": e.credit_code,
+                       "enterprise.legal_representative": e.legal_representative, "enterprise.address": e.address})
+    return {k: v for k, v in values.items() if v}
+
+
+def _applicant_required() -> None:
+    if not current_user.is_applicant:
+        abort(403)
+
+
+def _collect_materials(form: BundleForm, bundle: Bundle, answers: dict[str, Any]) -> tuple[dict[str, int], bool]:
+    """Store new uploads, keep earlier ones; return the material ids and whether all is in order."""
+    ok = True
+    ids: dict[str, int] = {}
+    for spec in bundle.materials:
+        if spec.held_by_government or (spec.show_if is not None and not spec.show_if.holds(answers)):
+            continue
+        file_field, kept_field = form[f"file_{spec.key}"], form[f"kept_{spec.key}"]
+        upload = request.files.get(file_field.name)
+        if upload is not None and upload.filename:
+            try:
+                material = check_and_store(upload, current_user, spec.key, list(spec.formats))
+            except UploadError as exc:
+                file_field.errors = [_UPLOAD_ERRORS[exc.code]()]
+                ok = False
+                continue
+            kept_field.data = str(material.id)
+        if kept_field.data:
+            material = db.session.get(Material, int(kept_field.data)) if kept_field.data.isdigit() else None
+            if material is None or material.owner_id != current_user.id or material.material_key != spec.key \
+                    or material.application_id is not None:
+                kept_field.data = ""
+            else:
+                ids[spec.key] = material.id
+                continue
+        if spec.required:
+            file_field.errors = [_("Please upload %(name)s.", name=spec.name.get(current_lang()))]
+            ok = False
+    return ids, ok
+
+
+@bp.route("/apply/<code>", methods=["GET", "POST"])
+@login_required
+@limiter.limit("30 per minute", methods=["POST"])
+def apply(code: str) -> str | Response:
+    _applicant_required()
+    version = current_version(code)
+    if version is None:
+        abort(404)
+    bundle = bundle_of(version)
+    if (bundle.audience == "enterprise") != (current_user.enterprise_id is not None):
+        return render_template("applications/wrong_audience.html", bundle=bundle), 403
+    form_class = build_form(bundle, current_lang(), today=local_now().date())
+    prefilled: set[str] = set()
+    if request.method == "GET":
+        profile = profile_values(current_user)
+        data = {f.key: profile[f.profile] for f in bundle.fields if f.profile and f.profile in profile}
+        prefilled = set(data)
+        form = form_class(data=data | {"idempotency_key": uuid.uuid4().hex})
+    else:
+        form = form_class()
+        key = form.idempotency_key.data or ""
+        if not key or len(key) > 64:
+            abort(400)
+        earlier = db.session.scalar(select(Application).where(
+            Application.applicant_id == current_user.id, Application.idempotency_key == key))
+        if earlier is not None:  # a second click or a replay: show the first submission
+            return redirect(url_for("applications.detail", reference=earlier.reference))
+        valid = form.validate_on_submit()
+        form.number_errors()
+        answers = form.answers() if valid else _safe_raw(form, bundle)
+        material_ids, materials_ok = _collect_materials(form, bundle, answers)
+        if valid and materials_ok:
+            profile = profile_values(current_user)
+            prefilled = {f.key for f in bundle.fields
+                         if f.profile and f.key in answers and profile.get(f.profile) == answers[f.key]}
+            try:
+                result = submit(current_user, version, answers, material_ids, key, prefilled=prefilled)
+            except SubmissionError:
+                db.session.rollback()
+                abort(400)
+            commit()
+            flash(_("Submitted. Your reference number is %(ref)s and your query code is %(code)s.",
+                    ref=result.application.reference, code=result.application.query_code), "success")
+            return redirect(url_for("applications.detail", reference=result.application.reference))
+        commit()  # keep the uploads that were accepted, so they need not be sent again
+        flash(_("Some answers need your attention; everything you entered is kept."), "error")
+    return render_template("applications/apply.html", form=form, bundle=bundle, prefilled=prefilled,
+                           departments=department_map())
+
+
+def _safe_raw(form: BundleForm, bundle: Bundle) -> dict[str, Any]:
+    return {f.key: form[f.key].data for f in bundle.fields if form[f.key].data not in (None, "")}
+
+
+@bp.route("/my/applications")
+@login_required
+def mine() -> str:
+    _applicant_required()
+    owner = (Application.enterprise_id == current_user.enterprise_id) if current_user.enterprise_id \
+        else (Application.applicant_id == current_user.id)
+    applications = db.session.scalars(
+        select(Application).where(owner).order_by(Application.submitted_at.desc()).limit(200)
+    ).all()
+    return render_template("applications/mine.html", applications=applications)
+
+
+def _own_application(reference: str) -> Application:
+    application = db.session.scalar(select(Application).where(Application.reference == reference))
+    # Someone else's application is "not found": its existence is not confirmed either.
+    if application is None or not application.is_owned_by(current_user):
+        abort(404)
+    return application
+
+
+@bp.route("/my/applications/<reference>")
+@login_required
+def detail(reference: str) -> str:
+    application = _own_application(reference)
+    bundle = bundle_of(application.bundle_version)
+    return render_template("applications/detail.html", application=application, bundle=bundle,
+                           departments={d.id: d for d in department_map().values()})
+
+
+@bp.route("/materials/<int:material_id>")
+@login_required
+def material(material_id: int) -> Response:
+    item = db.session.get(Material, material_id)
+    if item is None:
+        abort(404)
+    allowed = item.owner_id == current_user.id
+    if not allowed and item.application is not None and current_user.is_staff:
+        bundle = bundle_of(item.application.bundle_version)
+        spec = next((m for m in bundle.materials if m.key == item.material_key), None)
+        # A reviewer sees a material only if one of their department's steps needs it.
+        allowed = spec is not None and any(
+            s.item_code in spec.items and current_user.can_work_in(s.department_id) for s in item.application.steps
+        )
+        if allowed:
+            record("material:viewed", "material", item.id, {"application": item.application.reference})
+            commit()
+    if not allowed:
+        abort(404)
+    return send_file(material_path(item), mimetype=item.content_type, download_name=item.filename or "material",
+                     as_attachment=request.args.get("download") == "1", max_age=0)

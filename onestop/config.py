@@ -1,0 +1,161 @@
+"""Settings from the environment, parsed strictly.
+
+Every setting has one place here. A bad value stops start-up with a message naming the variable, the value
+and what was expected, rather than failing later in a request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected one of 1/0, true/false, yes/no, on/off")
+
+
+def _int(name: str, raw: str, minimum: int = 0) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if scheme.split("+", 1)[0] not in schemes:
+        raise ConfigError(f"{name}={raw!r}: expected a URL starting with one of {', '.join(s + '://' for s in schemes)}")
+    return raw
+
+
+def _dev_secret_key(instance: Path) -> str:
+    """A random key kept under instance/, so development sessions survive restarts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+@dataclass
+class Settings:
+    env: str
+    instance_path: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    timezone: str
+    upload_max_bytes: int
+    session_idle_minutes: int
+    argon2_profile: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def flask_config(self) -> dict[str, Any]:
+        production = self.env == "production"
+        return {
+            "ONESTOP_ENV": self.env,
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(self.database_url),
+            "REDIS_URL": self.redis_url,
+            "ONESTOP_TIMEZONE": self.timezone,
+            "MAX_CONTENT_LENGTH": self.upload_max_bytes + 1024 * 1024,  # form fields on top of the file
+            "ONESTOP_UPLOAD_MAX_BYTES": self.upload_max_bytes,
+            "ONESTOP_UPLOAD_DIR": str(self.instance_path / "uploads"),
+            "PERMANENT_SESSION_LIFETIME": self.session_idle_minutes * 60,
+            "SESSION_REFRESH_EACH_REQUEST": True,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": production,
+            "REMEMBER_COOKIE_DURATION": 0,
+            "WTF_CSRF_TIME_LIMIT": 3600 * 8,
+            "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
+            "BABEL_DEFAULT_TIMEZONE": self.timezone,
+            "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
+            "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "ONESTOP_ARGON2_PROFILE": self.argon2_profile,
+            **self.extra,
+        }
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # Several threads share the file in the development server and in tests; writes are serialised
+        # by SQLite itself, and a busy writer waits instead of failing at once.
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
+def load_settings(environ: dict[str, str] | None = None, instance_path: Path | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    instance = Path(env.get("ONESTOP_INSTANCE_PATH") or instance_path or PROJECT_ROOT / "instance")
+
+    mode = env.get("ONESTOP_ENV", "development").strip().lower()
+    if mode not in {"development", "production", "testing"}:
+        raise ConfigError(f"ONESTOP_ENV={mode!r}: expected development, production or testing")
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'onestop.sqlite3'}"
+    database_url = _url("DATABASE_URL", database_url, ("sqlite", "postgresql"))
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+
+    redis_url = env.get("REDIS_URL") or None
+    if redis_url:
+        redis_url = _url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+
+    secret_key = env.get("SECRET_KEY", "")
+    if mode == "production":
+        if len(secret_key) < 32:
+            raise ConfigError("SECRET_KEY must be set to at least 32 random characters in production")
+    elif not secret_key:
+        secret_key = _dev_secret_key(instance)
+
+    tz = env.get("ONESTOP_TIMEZONE", "Asia/Shanghai")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"ONESTOP_TIMEZONE={tz!r}: not a known IANA time zone") from None
+
+    argon2_profile = env.get("ONESTOP_ARGON2_PROFILE", "default")
+    if argon2_profile not in {"default", "fast-insecure-tests-only"}:
+        raise ConfigError(f"ONESTOP_ARGON2_PROFILE={argon2_profile!r}: expected default")
+    if argon2_profile != "default" and mode == "production":
+        raise ConfigError("ONESTOP_ARGON2_PROFILE may only be lowered in tests")
+
+    return Settings(
+        env=mode,
+        instance_path=instance,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secret_key,
+        timezone=tz,
+        upload_max_bytes=_int("ONESTOP_UPLOAD_MAX_MB", env.get("ONESTOP_UPLOAD_MAX_MB", "10"), 1) * 1024 * 1024,
+        session_idle_minutes=_int("ONESTOP_SESSION_IDLE_MINUTES", env.get("ONESTOP_SESSION_IDLE_MINUTES", "30"), 1),
+        argon2_profile=argon2_profile,
+    )
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    return _bool(name, raw)

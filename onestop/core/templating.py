@@ -1,0 +1,79 @@
+"""Template filters: local times, masked numbers, catalog texts in the page's language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+
+from onestop.core.clock import to_local
+from onestop.core.i18n import current_lang
+from workflows.identity import mask_name, mask_phone, mask_resident_id
+
+
+def local_time(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    if value is None:
+        return ""
+    return format_datetime(to_local(value), fmt)
+
+
+def text(value: Any) -> str:
+    """A catalog Text (zh/en) in the current language."""
+    if value is None:
+        return ""
+    if hasattr(value, "get"):
+        return str(value.get(current_lang()))
+    return str(value)
+
+
+def limit_text(limit: Any) -> str:
+    """0.5 个工作日 / 0.5 working days; accepts a catalog TimeLimit or a step's (amount, unit)."""
+    amount, unit = (limit.amount, limit.unit) if hasattr(limit, "amount") else limit
+    units = {
+        "working_days": _("working days"),
+        "natural_days": _("days"),
+        "working_hours": _("working hours"),
+        "minutes": _("minutes"),
+    }
+    number = format(Decimal(amount).normalize(), "f")
+    return f"{number} {units[str(getattr(unit, 'value', unit))]}"
+
+
+def application_state(state: str) -> str:
+    return {
+        "in_progress": _("In progress"),
+        "completed": _("Completed"),
+        "partially_completed": _("Partially completed"),
+        "rejected": _("Rejected"),
+        "withdrawn": _("Withdrawn"),
+    }.get(state, state)
+
+
+def step_state(state: str) -> str:
+    return {
+        "waiting": _("Waiting for a prior item"),
+        "received": _("Received, to be accepted"),
+        "accepted": _("Accepted, under review"),
+        "supplement": _("Waiting for your supplement"),
+        "suspended": _("Suspended"),
+        "approved": _("Approved"),
+        "rejected": _("Rejected"),
+        "terminated": _("Terminated"),
+    }.get(state, state)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        local_time=local_time,
+        text=text,
+        limit=limit_text,
+        app_state=application_state,
+        step_state=step_state,
+        mask_id=mask_resident_id,
+        mask_phone=mask_phone,
+        mask_name=mask_name,
+    )

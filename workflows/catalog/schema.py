@@ -1,0 +1,407 @@
+"""The schema of a bundle (一件事) definition, and its loader.
+
+A bundle is data: guide, fields of the one merged form, materials, the items it fans out to (department,
+前置, condition on answers, time limits, modes), outputs and the separate-items baseline. Definitions live
+as YAML under workflows/bundles/, one file per bundle, and are validated here: a broken file is refused
+with its name, the path inside it and what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workflows.clock import Unit
+
+BUNDLES_DIR = Path(__file__).resolve().parent.parent / "bundles"
+DEPARTMENTS_FILE = Path(__file__).resolve().parent.parent / "departments.yaml"
+
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
+class CatalogError(Exception):
+    """One or more definition files are invalid; `problems` lists "file: path: message" lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(_Strict):
+    """A text in Simplified Chinese (official names) and English."""
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, lang: str) -> str:
+        return self.en if lang.startswith("en") else self.zh
+
+
+class TimeLimit(_Strict):
+    amount: Decimal = Field(gt=0)
+    unit: Unit
+
+    @model_validator(mode="after")
+    def _granularity(self) -> TimeLimit:
+        if self.unit is Unit.WORKING_DAYS and (self.amount * 2) % 1 != 0:
+            raise ValueError("working days are counted in half days (0.5, 1, 1.5 ...)")
+        if self.unit is Unit.NATURAL_DAYS and self.amount % 1 != 0:
+            raise ValueError("natural days are counted in whole days")
+        return self
+
+
+class Condition(_Strict):
+    """A test on one answer, or a combination. Exactly one form is used per node."""
+
+    field: str | None = None
+    op: Literal["eq", "ne", "gte", "gt", "lte", "lt", "in", "true", "false"] | None = None
+    value: Any = None
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Condition:
+        forms = [self.field is not None, self.all is not None, self.any is not None]
+        if sum(forms) != 1:
+            raise ValueError("a condition is either {field, op, value}, {all: [...]} or {any: [...]}")
+        if self.field is not None:
+            if self.op is None:
+                raise ValueError("a condition on a field needs an op")
+            if self.op not in {"true", "false"} and self.value is None:
+                raise ValueError(f"op {self.op!r} needs a value")
+        return self
+
+    def fields(self) -> set[str]:
+        if self.field is not None:
+            return {self.field}
+        return set().union(*(c.fields() for c in (self.all or self.any or [])))
+
+    def holds(self, answers: Mapping[str, Any]) -> bool:
+        if self.all is not None:
+            return all(c.holds(answers) for c in self.all)
+        if self.any is not None:
+            return any(c.holds(answers) for c in self.any)
+        assert self.field is not None
+        answer = answers.get(self.field)
+        if self.op == "true":
+            return answer is True
+        if self.op == "false":
+            return answer is not True
+        if answer is None or answer == "":
+            return False
+        if self.op == "in":
+            return bool(answer in self.value)
+        if self.op == "eq":
+            return bool(answer == self.value)
+        if self.op == "ne":
+            return bool(answer != self.value)
+        try:
+            left, right = Decimal(str(answer)), Decimal(str(self.value))
+        except ArithmeticError:
+            return False
+        return {"gte": left >= right, "gt": left > right, "lte": left <= right, "lt": left < right}[str(self.op)]
+
+
+class FieldType(StrEnum):
+    TEXT = "text"
+    TEXTAREA = "textarea"
+    NUMBER = "number"
+    INTEGER = "integer"
+    DATE = "date"
+    SELECT = "select"
+    BOOLEAN = "boolean"
+    RESIDENT_ID = "resident_id"
+    CREDIT_CODE = "credit_code"
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+class Choice(_Strict):
+    value: str
+    label: Text
+
+
+class FormField(_Strict):
+    key: Code
+    type: FieldType
+    label: Text
+    help: Text | None = None
+    required: bool = True
+    min: Decimal | None = None
+    max: Decimal | None = None
+    max_length: int | None = Field(default=None, gt=0)
+    choices: list[Choice] | None = None
+    items: list[Code] = Field(min_length=1, description="the items whose departments need this field")
+    profile: str | None = Field(default=None, pattern=r"^(person|enterprise|operator)\.[a-z_]+$")
+    show_if: Condition | None = None
+    personal: bool = False  # personal data: masked in lists, shown only to the items that need it
+
+    @model_validator(mode="after")
+    def _choices(self) -> FormField:
+        if (self.type is FieldType.SELECT) != bool(self.choices):
+            raise ValueError("choices are required for select fields and only for them")
+        return self
+
+
+class Section(_Strict):
+    key: Code
+    title: Text
+    fields: list[FormField] = Field(min_length=1)
+
+
+class Material(_Strict):
+    key: Code
+    name: Text
+    items: list[Code] = Field(min_length=1)
+    key_material: bool = True  # 关键材料: cannot be accepted missing (no 容缺)
+    held_by_government: bool = False  # 免提交: the government already holds it and never asks again
+    required: bool = True
+    show_if: Condition | None = None
+    formats: list[Literal["pdf", "jpeg", "png"]] = ["pdf", "jpeg", "png"]
+    note: Text | None = None
+
+
+class Mode(StrEnum):
+    ORDINARY = "ordinary"
+    COMMITMENT = "commitment"  # 告知承诺制
+    RONGQUE = "rongque"  # 容缺受理
+
+
+class Item(_Strict):
+    code: Code
+    name: Text
+    department: Code
+    requires: list[Code] = []  # 前置 items, approved before this one starts
+    condition: Condition | None = None  # the item applies only when the answers call for it
+    limit: TimeLimit  # 承诺时限
+    statutory_limit: TimeLimit  # 法定时限
+    start_day_counts: bool = False  # the day the clock starts counts (e.g. half-day same-day limits)
+    # The legal clock normally starts at acceptance (受理); some promises run from receipt (即收即办).
+    clock_starts: Literal["acceptance", "receipt"] = "acceptance"
+    modes: list[Mode] = [Mode.ORDINARY]
+    post_check_limit: TimeLimit | None = None  # 告知承诺: the site check after approval
+    supplement_limit: TimeLimit = TimeLimit(amount=Decimal(10), unit=Unit.WORKING_DAYS)
+    output: Code | None = None
+    legal_basis: str = Field(min_length=1)
+    fee: Text | None = None
+
+    @model_validator(mode="after")
+    def _commitment(self) -> Item:
+        if Mode.COMMITMENT in self.modes and self.post_check_limit is None:
+            raise ValueError("an item that allows 告知承诺 needs post_check_limit")
+        return self
+
+
+class Output(_Strict):
+    key: Code
+    name: Text
+    template: Code
+    item: Code
+    physical: bool = False  # a physical result that is mailed (结果免费寄)
+
+
+class Baseline(_Strict):
+    """Doing the same items separately, without the bundle (for the −60/−70/−80% targets)."""
+
+    materials: int = Field(gt=0)
+    steps: int = Field(gt=0)
+    trips: int = Field(ge=0)
+    fields: int = Field(gt=0)
+    time: TimeLimit
+
+
+class Guide(_Strict):
+    summary: Text
+    eligibility: Text
+    fees: Text
+    legal_basis: list[str] = Field(min_length=1)
+    promised_limit: TimeLimit
+    notes: list[Text] = []
+
+
+class Bundle(_Strict):
+    code: Code
+    version: int = Field(ge=1)
+    name: Text
+    audience: Literal["enterprise", "person"]
+    life_event: Text
+    lead_department: Code
+    guide: Guide
+    sections: list[Section] = Field(min_length=1)
+    materials: list[Material] = []
+    items: list[Item] = Field(min_length=1)
+    outputs: list[Output] = []
+    baseline: Baseline
+
+    # -- lookups -------------------------------------------------------------------------------------
+    @property
+    def fields(self) -> list[FormField]:
+        return [f for s in self.sections for f in s.fields]
+
+    def item(self, code: str) -> Item:
+        for item in self.items:
+            if item.code == code:
+                return item
+        raise KeyError(code)
+
+    def field(self, key: str) -> FormField:
+        for f in self.fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+    def departments(self) -> list[str]:
+        return list(dict.fromkeys(i.department for i in self.items))
+
+    # -- cross-references ----------------------------------------------------------------------------
+    @model_validator(mode="after")
+    def _references(self) -> Bundle:
+        problems: list[str] = []
+        item_codes = [i.code for i in self.items]
+        items = set(item_codes)
+        field_keys = [f.key for f in self.fields]
+        fields = set(field_keys)
+        for name, keys in (("item code", item_codes), ("field key", field_keys),
+                           ("material key", [m.key for m in self.materials])):
+            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            if dupes:
+                problems.append(f"duplicate {name}: {', '.join(dupes)}")
+        for f in self.fields:
+            problems += [f"field {f.key}: unknown item {c!r}" for c in f.items if c not in items]
+            if f.show_if:
+                problems += [f"field {f.key}: show_if uses unknown field {k!r}" for k in f.show_if.fields() - fields]
+        for m in self.materials:
+            problems += [f"material {m.key}: unknown item {c!r}" for c in m.items if c not in items]
+            if m.show_if:
+                problems += [f"material {m.key}: show_if uses unknown field {k!r}" for k in m.show_if.fields() - fields]
+        for i in self.items:
+            problems += [f"item {i.code}: requires unknown item {c!r}" for c in i.requires if c not in items]
+            if i.condition:
+                problems += [f"item {i.code}: condition uses unknown field {k!r}" for k in i.condition.fields() - fields]
+            if i.output and i.output not in {o.key for o in self.outputs}:
+                problems.append(f"item {i.code}: unknown output {i.output!r}")
+        for o in self.outputs:
+            if o.item not in items:
+                problems.append(f"output {o.key}: unknown item {o.item!r}")
+        cycle = _find_cycle({i.code: i.requires for i in self.items})
+        if cycle:
+            problems.append("items form a cycle of 前置: " + " -> ".join(cycle))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the canonical definition: a changed file with an unchanged version is caught."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(node: str) -> list[str] | None:
+        if node in visiting:
+            return [*visiting[visiting.index(node):], node]
+        if node in done or node not in graph:
+            return None
+        visiting.append(node)
+        for dep in graph[node]:
+            found = visit(dep)
+            if found:
+                return found
+        visiting.pop()
+        done.add(node)
+        return None
+
+    for start in graph:
+        found = visit(start)
+        if found:
+            return found
+    return None
+
+
+class Department(_Strict):
+    code: Code
+    name: Text
+    short: Text | None = None
+
+
+class Catalog(_Strict):
+    departments: list[Department]
+    bundles: list[Bundle]
+
+    def bundle(self, code: str) -> Bundle:
+        for b in self.bundles:
+            if b.code == code:
+                return b
+        raise KeyError(code)
+
+    def department(self, code: str) -> Department:
+        for d in self.departments:
+            if d.code == code:
+                return d
+        raise KeyError(code)
+
+
+def _format_errors(source: str, error: ValidationError) -> list[str]:
+    lines = []
+    for e in error.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"{source}: {path}: {e['msg']}")
+    return lines
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CatalogError([f"{path.name}: not valid YAML: {exc}"]) from None
+
+
+def load_catalog(bundles_dir: Path = BUNDLES_DIR, departments_file: Path = DEPARTMENTS_FILE) -> Catalog:
+    """Read and validate every bundle; raise CatalogError listing every problem in every file."""
+    problems: list[str] = []
+    departments: list[Department] = []
+    try:
+        raw = _read_yaml(departments_file)
+        departments = [Department.model_validate(d) for d in (raw or {}).get("departments", [])]
+    except CatalogError as exc:
+        problems += exc.problems
+    except ValidationError as exc:
+        problems += _format_errors(departments_file.name, exc)
+    known_departments = {d.code for d in departments}
+
+    bundles: list[Bundle] = []
+    for path in sorted(bundles_dir.glob("*.yaml")):
+        try:
+            bundle = Bundle.model_validate(_read_yaml(path))
+        except CatalogError as exc:
+            problems += exc.problems
+            continue
+        except ValidationError as exc:
+            problems += _format_errors(path.name, exc)
+            continue
+        if path.stem != bundle.code:
+            problems.append(f"{path.name}: code: {bundle.code!r} does not match the file name")
+        for i, item in enumerate(bundle.items):
+            if item.department not in known_departments:
+                problems.append(f"{path.name}: items.{i}.department: unknown department {item.department!r}")
+        if bundle.lead_department not in known_departments:
+            problems.append(f"{path.name}: lead_department: unknown department {bundle.lead_department!r}")
+        bundles.append(bundle)
+    if problems:
+        raise CatalogError(problems)
+    return Catalog(departments=departments, bundles=bundles)
