@@ -25,6 +25,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, Regexp, StopValidation
 
 from forms.base import BaseForm, CreditCode, Required, ResidentId
@@ -87,7 +88,9 @@ def _field(bundle: Bundle, spec: FormField, lang: str, today: date | None) -> Fi
         return BooleanField(**kwargs)
     if spec.type is FieldType.SELECT:
         assert spec.choices is not None
-        choices = [("", _l("Please choose"))] + [(c.value, c.label.get(lang)) for c in spec.choices]
+        choices = [SelectChoice("", str(_l("Please choose")))] + [
+            SelectChoice(c.value, c.label.get(lang)) for c in spec.choices
+        ]
         return SelectField(choices=choices, validate_choice=False, **kwargs)
     return StringField(**kwargs)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, Length, Optional
 
 from forms.base import BaseForm
@@ -14,7 +15,8 @@ ACTIONS = ("accept", "approve", "reject")
 class DecisionForm(BaseForm):
     action = SelectField(
         _l("Decision"),
-        choices=[("accept", _l("Accept (受理)")), ("approve", _l("Approve")), ("reject", _l("Reject"))],
+        choices=[SelectChoice("accept", _l("Accept (受理)")), SelectChoice("approve", _l("Approve")),
+                 SelectChoice("reject", _l("Reject"))],
         validators=[AnyOf(ACTIONS)],
     )
     version = HiddenField()

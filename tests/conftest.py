@@ -8,6 +8,7 @@ into a failure instead of a smaller run.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("ONESTOP_ENV", "testing")
@@ -164,8 +166,17 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in a fresh context, with its own app context, `g` and database session, as
+    in production; the test's own app context (and session) stays untouched around it."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask) -> Any:
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request
+from flask_babel import refresh
 
 SUPPORTED = {"zh": "zh_Hans_CN", "en": "en"}
 COOKIE = "onestop_lang"
@@ -26,6 +27,9 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     @app.before_request
     def _pick_lang() -> None:
+        # Flask-Babel caches the locale on the context; a context shared by several requests (tests,
+        # CLI-driven rendering) must not keep the previous request's language.
+        refresh()
         g.lang = None
         g.lang = current_lang()
 

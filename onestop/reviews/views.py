@@ -73,10 +73,11 @@ def _render_step(step: Step, form: DecisionForm) -> str:
         record("personal_data:viewed", "step", step.id,
                {"application": application.reference, "fields": personal}, department_id=step.department_id)
         commit()
-    actions = {a.value for a in allowed_step_actions(step.step_state)} & {"accept", "approve", "reject"}
+    actions = {a.value for a in allowed_step_actions(step.step_state)}
+    form.action.choices = [c for c in form.action.choices if c.value in actions]  # only what the state allows
     return render_template(
         "reviews/step.html", step=step, application=application, bundle=bundle, item=bundle.item(step.item_code),
-        fields=fields, materials=materials, material_specs=material_specs, held=held, form=form, actions=actions,
+        fields=fields, materials=materials, material_specs=material_specs, held=held, form=form,
     )
 
 
@@ -88,8 +89,8 @@ def decide_step(step_id: int) -> str | Response:
     form = DecisionForm()
     if not form.validate_on_submit():
         return _render_step(step, form)
-    decision = Decision(StepAction(form.action.data), form.reason.data.strip() or None,
-                        form.legal_basis.data.strip() or None)
+    decision = Decision(StepAction(form.action.data), (form.reason.data or "").strip() or None,
+                        (form.legal_basis.data or "").strip() or None)
     expected = int(form.version.data) if (form.version.data or "").isdigit() else None
     try:
         decide(step_id, expected, decision, current_user)

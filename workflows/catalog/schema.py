@@ -268,38 +268,40 @@ class Bundle(_Strict):
     # -- cross-references ----------------------------------------------------------------------------
     @model_validator(mode="after")
     def _references(self) -> Bundle:
+        """Cross-references, each reported with its path inside the file ("items.1.requires: ...")."""
         problems: list[str] = []
-        item_codes = [i.code for i in self.items]
-        items = set(item_codes)
-        field_keys = [f.key for f in self.fields]
-        fields = set(field_keys)
-        for name, keys in (("item code", item_codes), ("field key", field_keys),
-                           ("material key", [m.key for m in self.materials])):
+        items = {i.code for i in self.items}
+        fields = {f.key for f in self.fields}
+        for name, keys in (("items", [i.code for i in self.items]), ("fields", [f.key for f in self.fields]),
+                           ("materials", [m.key for m in self.materials])):
             dupes = sorted({k for k in keys if keys.count(k) > 1})
             if dupes:
-                problems.append(f"duplicate {name}: {', '.join(dupes)}")
-        for f in self.fields:
-            problems += [f"field {f.key}: unknown item {c!r}" for c in f.items if c not in items]
-            if f.show_if:
-                problems += [f"field {f.key}: show_if uses unknown field {k!r}" for k in f.show_if.fields() - fields]
-        for m in self.materials:
-            problems += [f"material {m.key}: unknown item {c!r}" for c in m.items if c not in items]
+                problems.append(f"{name}: duplicate key {', '.join(dupes)}")
+        for si, section in enumerate(self.sections):
+            for fi, f in enumerate(section.fields):
+                path = f"sections.{si}.fields.{fi}"
+                problems += [f"{path}.items: unknown item {c!r}" for c in f.items if c not in items]
+                if f.show_if:
+                    problems += [f"{path}.show_if: unknown field {k!r}" for k in sorted(f.show_if.fields() - fields)]
+        for mi, m in enumerate(self.materials):
+            problems += [f"materials.{mi}.items: unknown item {c!r}" for c in m.items if c not in items]
             if m.show_if:
-                problems += [f"material {m.key}: show_if uses unknown field {k!r}" for k in m.show_if.fields() - fields]
-        for i in self.items:
-            problems += [f"item {i.code}: requires unknown item {c!r}" for c in i.requires if c not in items]
+                problems += [f"materials.{mi}.show_if: unknown field {k!r}" for k in sorted(m.show_if.fields() - fields)]
+        outputs = {o.key for o in self.outputs}
+        for ii, i in enumerate(self.items):
+            problems += [f"items.{ii}.requires: unknown item {c!r}" for c in i.requires if c not in items]
             if i.condition:
-                problems += [f"item {i.code}: condition uses unknown field {k!r}" for k in i.condition.fields() - fields]
-            if i.output and i.output not in {o.key for o in self.outputs}:
-                problems.append(f"item {i.code}: unknown output {i.output!r}")
-        for o in self.outputs:
+                problems += [f"items.{ii}.condition: unknown field {k!r}" for k in sorted(i.condition.fields() - fields)]
+            if i.output and i.output not in outputs:
+                problems.append(f"items.{ii}.output: unknown output {i.output!r}")
+        for oi, o in enumerate(self.outputs):
             if o.item not in items:
-                problems.append(f"output {o.key}: unknown item {o.item!r}")
+                problems.append(f"outputs.{oi}.item: unknown item {o.item!r}")
         cycle = _find_cycle({i.code: i.requires for i in self.items})
         if cycle:
-            problems.append("items form a cycle of 前置: " + " -> ".join(cycle))
+            problems.append("items: the 前置 items form a cycle: " + " -> ".join(cycle))
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError(_PROBLEM_SEPARATOR.join(problems))
         return self
 
     def fingerprint(self) -> str:
@@ -356,11 +358,18 @@ class Catalog(_Strict):
         raise KeyError(code)
 
 
+_PROBLEM_SEPARATOR = "\n"
+
+
 def _format_errors(source: str, error: ValidationError) -> list[str]:
     lines = []
     for e in error.errors():
-        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"{source}: {path}: {e['msg']}")
+        path = ".".join(str(p) for p in e["loc"])
+        message = str(e["msg"]).removeprefix("Value error, ")
+        if not path:  # whole-bundle checks carry their own paths, one problem per line
+            lines += [f"{source}: {problem}" for problem in message.split(_PROBLEM_SEPARATOR)]
+        else:
+            lines.append(f"{source}: {path}: {message}")
     return lines
 
 

@@ -1,0 +1,336 @@
+"""The pages: the first matter through HTTP, and every refusal the foundation promises."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import time_machine
+from sqlalchemy import func, select
+
+from onestop.accounts.models import User
+from onestop.applications.models import Application, Material, Step
+from onestop.core.clock import now
+from onestop.core.jobs import commit
+from onestop.extensions import db
+from tests.factories import (
+    PASSWORD,
+    make_application,
+    make_operator,
+    make_person,
+    make_reviewer,
+    pdf_bytes,
+    png_bytes,
+    step_of,
+)
+
+def csrf(client, url: str) -> str:
+    return hidden(client.get(url).get_data(as_text=True), "csrf_token")
+
+
+def login(client, username: str, password: str = PASSWORD):
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf(client, "/login")})
+
+
+def hidden(html: str, name: str) -> str:
+    tag = re.search(rf'<input [^>]*name="{name}"[^>]*>', html)
+    assert tag, name
+    value = re.search(r'value="([^"]*)"', tag.group(0))
+    return value.group(1) if value else ""
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def restaurant_form(html: str, **overrides) -> dict:
+    data = {
+        "csrf_token": hidden(html, "csrf_token"), "idempotency_key": hidden(html, "idempotency_key"),
+        "shop_name": "豫味小馆（花园路店）", "floor_area": "350", "seats": "120", "food_category": "hot",
+        "food_safety_manager": "赵强", "daily_drainage": "12",
+    }
+    # Prefilled answers come back as the browser would send them.
+    for key in ("enterprise_name", "credit_code", "legal_rep_name", "operator_name", "operator_id",
+                "operator_phone", "shop_address"):
+        match = re.search(rf'<input [^>]*id="{key}"[^>]*value="([^"]*)"', html)
+        data[key] = match.group(1) if match else ""
+    data.update(overrides)
+    return data
+
+
+def files(**names) -> dict:
+    return {f"file_{key}": (io.BytesIO(content), f"{key}.pdf") for key, content in names.items()}
+
+
+REQUIRED_FILES = dict(premises_proof=None, floor_plan=None, food_safety_rules=None, fire_safety_plan=None,
+                      drainage_plan=None)
+
+
+def all_files() -> dict:
+    return files(**{k: pdf_bytes() for k in REQUIRED_FILES})
+
+
+def test_public_pages_render_in_chinese_and_english(client):
+    page = client.get("/").get_data(as_text=True)
+    assert "开办餐饮店" in page and "企业开办" in page and 'lang="zh-CN"' in page
+    guide = client.get("/guide/restaurant_opening").get_data(as_text=True)
+    assert "食品经营许可" in guide and "5 个工作日" in guide and "20 个工作日" in guide
+    english = client.get("/guide/restaurant_opening?lang=en").get_data(as_text=True)
+    assert "Food business licence" in english and "Statutory limit" in english and 'lang="en"' in english
+    assert client.get("/guide/nothing").status_code == 404
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_first_matter_through_the_pages(app, client):
+    operator = make_operator("op1")
+    reviewers = {code: make_reviewer(code, f"{code}_desk") for code in ("samr", "fire", "water")}
+    commit()
+    assert login(client, "op1").status_code == 302
+    form = client.get("/apply/restaurant_opening").get_data(as_text=True)
+    assert operator.enterprise.credit_code in form  # prefilled from the enterprise profile with consent
+    response = client.post("/apply/restaurant_opening", data={**restaurant_form(form), **all_files()},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    application = db.session.scalar(select(Application))
+    assert response.headers["Location"].endswith(f"/my/applications/{application.reference}")
+    assert {a.field for a in application.answers if a.prefilled} >= {"enterprise_name", "credit_code"}
+    assert len(application.materials) == 5
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert application.reference in detail and "待受理" in detail
+
+    client.post("/logout", data={"csrf_token": csrf(client, "/my/applications")})
+    for _round in range(2):  # the licence first, then the three items that waited for it
+        for code, reviewer in reviewers.items():
+            login(client, reviewer.username)
+            queue = client.get("/desk/").get_data(as_text=True)
+            db.session.expire_all()
+            for step in [s for s in application.steps if s.department.code == code and s.state in ("received", "accepted")]:
+                assert application.reference in queue
+                for action in (["accept"] if step.state == "received" else []) + ["approve"]:
+                    page = client.get(f"/desk/steps/{step.id}").get_data(as_text=True)
+                    r = client.post(f"/desk/steps/{step.id}/decide", data={
+                        "csrf_token": hidden(page, "csrf_token"), "action": action,
+                        "version": hidden(page, "version")})
+                    assert r.status_code == 302
+            client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
+    db.session.expire_all()
+    assert application.state == "completed"
+    login(client, "op1")
+    final = client.get(f"/my/applications/{application.reference}").get_data(as_text=True)
+    assert "已办结" in final and final.count("准予") >= 4
+
+
+def test_double_submit_creates_one_application(client):
+    make_operator("op2")
+    commit()
+    login(client, "op2")
+    form = client.get("/apply/restaurant_opening").get_data(as_text=True)
+    data = restaurant_form(form)
+    first = client.post("/apply/restaurant_opening", data={**data, **all_files()}, content_type="multipart/form-data")
+    second = client.post("/apply/restaurant_opening", data={**data, **all_files()}, content_type="multipart/form-data")
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    assert count(Application) == 1
+
+
+def test_rejected_upload_keeps_everything_else(client):
+    make_operator("op3")
+    commit()
+    login(client, "op3")
+    form = client.get("/apply/restaurant_opening").get_data(as_text=True)
+    bad = files(premises_proof=b"this is text, not a PDF", floor_plan=pdf_bytes(), food_safety_rules=png_bytes(),
+                fire_safety_plan=pdf_bytes(), drainage_plan=pdf_bytes())
+    response = client.post("/apply/restaurant_opening", data={**restaurant_form(form), **bad},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "仅接受PDF、JPEG和PNG文件" in page
+    assert 'value="豫味小馆（花园路店）"' in page  # the typed answers are still there
+    assert count(Application) == 0
+    kept = hidden(page, "kept_floor_plan")
+    assert kept and db.session.get(Material, int(kept)).pages == 1  # accepted uploads are kept
+    # Re-send only the corrected file: the kept ones count.
+    retry = restaurant_form(page)
+    for key in ("floor_plan", "food_safety_rules", "fire_safety_plan", "drainage_plan"):
+        retry[f"kept_{key}"] = hidden(page, f"kept_{key}")
+    response = client.post("/apply/restaurant_opening", data={**retry, **files(premises_proof=pdf_bytes(2))},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302
+    application = db.session.scalar(select(Application))
+    assert {m.material_key: m.pages for m in application.materials}["premises_proof"] == 2
+
+
+def test_bad_answers_get_chinese_messages_next_to_the_field(client):
+    make_operator("op4")
+    commit()
+    login(client, "op4")
+    form = client.get("/apply/restaurant_opening").get_data(as_text=True)
+    data = restaurant_form(form, operator_id="410105199003070019", credit_code="91410100MA44F7XH8A",
+                           floor_area="很大", shop_name="")
+    page = client.post("/apply/restaurant_opening", data={**data, **all_files()},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    assert "身份证号码校验位不正确" in page
+    assert "统一社会信用代码校验码不正确" in page
+    assert "请输入数字" in page or "Not a valid" not in page
+    assert "请填写门店名称" in page
+    assert 'aria-invalid="true"' in page
+    assert count(Application) == 0
+
+
+def test_script_in_answers_is_shown_escaped(client):
+    operator = make_operator("op5")
+    reviewer = make_reviewer("samr", "samr_x")
+    application = make_application("restaurant_opening", applicant=operator,
+                                   answers={"enterprise_name": "<script>alert(1)</script>", "credit_code":
+                                            operator.enterprise.credit_code, "legal_rep_name": "李明",
+                                            "operator_name": "王芳", "operator_id": operator.id_number,
+                                            "operator_phone": "13800000002", "shop_name": "<b>x</b>",
+                                            "shop_address": "x", "floor_area": 20, "seats": 4, "food_category": "hot",
+                                            "food_safety_manager": "赵", "daily_drainage": 1})
+    commit()
+    login(client, reviewer.username)
+    page = client.get(f"/desk/steps/{step_of(application, 'business_licence').id}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+
+
+def test_missing_csrf_token_is_refused_and_nothing_changes(client):
+    operator = make_operator("op6")
+    application = make_application("restaurant_opening", applicant=operator)
+    reviewer = make_reviewer("samr", "samr_y")
+    commit()
+    login(client, reviewer.username)
+    step = step_of(application, "business_licence")
+    response = client.post(f"/desk/steps/{step.id}/decide", data={"action": "accept"})
+    assert response.status_code == 400
+    assert "页面已过期" in response.get_data(as_text=True)
+    db.session.refresh(step)
+    assert step.state == "received"
+    stale = client.post(f"/desk/steps/{step.id}/decide", data={"action": "accept", "csrf_token": "forged.token"})
+    assert stale.status_code == 400
+
+
+def test_forged_requests_for_another_applicants_things_are_refused(client):
+    owner = make_operator("owner")
+    other = make_person("other")
+    application = make_application("restaurant_opening", applicant=owner)
+    material = application.materials[0]
+    commit()
+    login(client, other.username)
+    assert client.get(f"/my/applications/{application.reference}").status_code == 404
+    assert client.get(f"/materials/{material.id}").status_code == 404
+    assert application.reference not in client.get("/my/applications").get_data(as_text=True)
+    # An id in a form field grants nothing: another applicant's upload cannot be attached.
+    form = client.get("/apply/company_establishment").get_data(as_text=True)
+    response = client.post("/apply/company_establishment", data={
+        "csrf_token": hidden(form, "csrf_token"), "idempotency_key": hidden(form, "idempotency_key"),
+        "kept_premises_proof": str(material.id)}, content_type="multipart/form-data")
+    assert response.status_code == 200
+    db.session.refresh(material)
+    assert material.application_id == application.id
+    assert count(Application) == 1
+
+
+def test_reviewers_see_and_decide_only_their_departments_steps(client):
+    application = make_application("restaurant_opening")
+    water = make_reviewer("water", "water_z")
+    samr = make_reviewer("samr", "samr_z")
+    commit()
+    step = step_of(application, "business_licence")
+    login(client, water.username)
+    assert client.get(f"/desk/steps/{step.id}").status_code == 404
+    assert application.reference not in client.get("/desk/").get_data(as_text=True)
+    token = csrf(client, "/desk/")
+    assert client.post(f"/desk/steps/{step.id}/decide", data={"action": "accept", "csrf_token": token}).status_code == 404
+    db.session.refresh(step)
+    assert step.state == "received"
+    # Applicants and the public cannot reach the desk at all.
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/desk/").status_code == 302
+    login(client, samr.username)
+    assert client.get(f"/desk/steps/{step.id}").status_code == 200
+
+
+def test_second_reviewer_is_told_who_decided(client):
+    application = make_application("restaurant_opening")
+    first, second = make_reviewer("samr", "samr_1"), make_reviewer("samr", "samr_2")
+    commit()
+    step = step_of(application, "business_licence")
+    login(client, second.username)
+    page = client.get(f"/desk/steps/{step.id}").get_data(as_text=True)  # the second reviewer reads the page ...
+    from onestop.reviews.operations import Decision, decide
+    from workflows.states import StepAction
+
+    decide(step.id, None, Decision(StepAction.REJECT, "不符合条件", "某条例第一条"), first)  # ... the first decides
+    commit()
+    response = client.post(f"/desk/steps/{step.id}/decide", data={
+        "csrf_token": hidden(page, "csrf_token"), "action": "accept", "version": hidden(page, "version")},
+        follow_redirects=True)
+    assert f"已由{first.name}作出决定" in response.get_data(as_text=True)
+    db.session.refresh(step)
+    assert step.state == "rejected" and step.decided_by_id == first.id
+
+
+def test_login_locks_after_five_failures_for_fifteen_minutes(client):
+    user = make_person("locky")
+    commit()
+    for _ in range(4):
+        assert "用户名或密码错误" in login(client, "locky", "wrong password").get_data(as_text=True)
+    assert "已锁定15分钟" in login(client, "locky", "wrong password").get_data(as_text=True)
+    # The sixth attempt, even with the right password, is refused while locked.
+    sixth = login(client, "locky", PASSWORD)
+    assert sixth.status_code == 200 and "已锁定" in sixth.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.locked_until is not None
+    with time_machine.travel(now() + timedelta(minutes=16)):
+        assert login(client, "locky", PASSWORD).status_code == 302
+
+
+def test_idle_session_times_out(client):
+    make_person("idle")
+    commit()
+    login(client, "idle")
+    assert client.get("/my/applications").status_code == 200
+    with time_machine.travel(now() + timedelta(minutes=31)):
+        response = client.get("/my/applications")
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_registration_refuses_wrong_numbers_with_clear_messages(client):
+    before = count(User)
+    page = client.post("/register/person", data={
+        "csrf_token": csrf(client, "/register/person"), "name": "李四", "id_number": "110105194912310021",
+        "username": "lisi", "password": "long enough password", "confirm": "long enough password",
+        "phone": "13900000000"}).get_data(as_text=True)
+    assert "身份证号码校验位不正确" in page
+    page = client.post("/register/enterprise", data={
+        "csrf_token": csrf(client, "/register/enterprise"), "credit_code": "91350100M000100Y44",
+        "enterprise_name": "某公司", "legal_representative": "王五", "name": "王五", "id_number": "11010519491231002X",
+        "username": "wangwu", "password": "long enough password", "confirm": "long enough password",
+        "phone": "13900000001"}).get_data(as_text=True)
+    assert "统一社会信用代码校验码不正确" in page
+    assert count(User) == before
+
+
+def test_registration_creates_an_enterprise_account_with_consent(client):
+    response = client.post("/register/enterprise", data={
+        "csrf_token": csrf(client, "/register/enterprise"), "credit_code": "91350100M000100Y43",
+        "enterprise_name": "福州某餐饮有限公司", "legal_representative": "王五", "name": "王五",
+        "id_number": "11010519491231002X", "username": "wangwu", "password": "long enough password",
+        "confirm": "long enough password", "phone": "13900000001", "consent": "y"})
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "wangwu"))
+    assert user.enterprise.credit_code == "91350100M000100Y43" and user.prefill_consent_at is not None
+
+
+def test_steps_are_created_only_for_started_items(app):
+    application = make_application("restaurant_opening")
+    commit()
+    assert count(Step) == 4
