@@ -34,6 +34,8 @@ DEVICES: dict[str, dict[str, Any]] = {
 }
 E2E_DIR = Path(__file__).resolve().parent
 ACTION_TIMEOUT_MS = 10_000
+# The app has no favicon; Chromium asks for one on every first page and logs the 404 as a console error.
+IGNORED_404 = ("/favicon.ico",)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -62,6 +64,7 @@ def live_server(templates: dict[str, str], tmp_path: Path) -> Iterator[LiveServe
     db_path = tmp_path / "e2e.sqlite3"
     shutil.copyfile(templates["sqlite"], db_path)
     app = make_app(f"sqlite:///{db_path}", tmp_path / "instance", WTF_CSRF_ENABLED=True)
+    assert app.config["WTF_CSRF_ENABLED"], "the browser tests submit real CSRF tokens"
 
     from onestop.core.jobs import commit
     from onestop.extensions import db
@@ -120,19 +123,35 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
-    """new_page("desktop" | "phone") -> a Page in a fresh browser context (own cookies), closed after the test."""
+    """new_page("desktop" | "phone") -> a Page in a fresh browser context (own cookies), closed after the test.
+
+    A script error, a console error (a CSP violation is one) or a server error (5xx) on any page fails the
+    test at teardown, with the list of what went wrong.
+    """
     contexts: list[Any] = []
+    problems: list[str] = []
+
+    def watch(page: Any) -> None:
+        page.on("pageerror", lambda exc: problems.append(f"script error on {page.url}: {exc}"))
+        page.on("console", lambda msg: problems.append(
+            f"console error on {page.url}: {msg.text} ({msg.location.get('url', '')})")
+            if msg.type == "error" and not msg.location.get("url", "").endswith(IGNORED_404) else None)
+        page.on("response", lambda r: problems.append(f"HTTP {r.status} for {r.request.method} {r.url}")
+                if r.status >= 500 else None)
 
     def factory(device: str = "desktop") -> Any:
         context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **DEVICES[device])
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
+        context.on("page", watch)
         contexts.append(context)
         return context.new_page()
 
     yield factory
     for context in contexts:
         context.close()
+    if problems:
+        pytest.fail("the browser saw problems:\n  " + "\n  ".join(problems), pytrace=False)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from tests.factories import (
     step_of,
 )
 
+
 def csrf(client, url: str) -> str:
     return hidden(client.get(url).get_data(as_text=True), "csrf_token")
 
@@ -64,8 +65,8 @@ def files(**names) -> dict:
     return {f"file_{key}": (io.BytesIO(content), f"{key}.pdf") for key, content in names.items()}
 
 
-REQUIRED_FILES = dict(premises_proof=None, floor_plan=None, food_safety_rules=None, fire_safety_plan=None,
-                      drainage_plan=None)
+REQUIRED_FILES = {"premises_proof": None, "floor_plan": None, "food_safety_rules": None, "fire_safety_plan": None,
+                      "drainage_plan": None}
 
 
 def all_files() -> dict:
@@ -331,6 +332,6 @@ def test_registration_creates_an_enterprise_account_with_consent(client):
 
 
 def test_steps_are_created_only_for_started_items(app):
-    application = make_application("restaurant_opening")
+    make_application("restaurant_opening")
     commit()
     assert count(Step) == 4
