@@ -52,8 +52,19 @@ class _WhenShown:
             raise StopValidation()
 
 
+class _Parsed:
+    """A number or date that could not be read gets one message in the user's language (WTForms would
+    add its own English one, and "required" would wrongly say the field is empty)."""
+
+    def __call__(self, form: Form, field: Field) -> None:
+        if field.process_errors:
+            field.errors[:] = []
+            message = _l("Enter a date as YYYY-MM-DD.") if field.type == "DateField" else _l("Enter a number.")
+            raise StopValidation(str(message))
+
+
 def _validators(bundle: Bundle, spec: FormField, today: date | None) -> list[Any]:
-    chain: list[Any] = [_WhenShown(bundle, spec.show_if)]
+    chain: list[Any] = [_WhenShown(bundle, spec.show_if), _Parsed()]
     chain.append(Required() if spec.required else Optional())
     if spec.max_length:
         chain.append(Length(max=spec.max_length, message=_l("At most %(max)d characters.", max=spec.max_length)))
@@ -121,16 +132,6 @@ class BundleForm(BaseForm):
                 continue
             result[spec.key] = value
         return result
-
-    def number_errors(self) -> None:
-        """WTForms words a malformed number in English; say it in the user's language."""
-        for spec in self.bundle.fields:
-            field = self[spec.key]
-            if spec.type in (FieldType.NUMBER, FieldType.INTEGER) and field.errors:
-                field.errors = [
-                    str(_l("Enter a number.")) if e in ("Not a valid decimal value.", "Not a valid integer value.")
-                    else e for e in field.errors
-                ]
 
 
 def build_form(bundle: Bundle, lang: str, *, today: date | None = None) -> type[BundleForm]:

@@ -57,4 +57,15 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     from onestop import cli
 
     cli.init_app(app)
+    _check_catalog(app)
     return app
+
+
+def _check_catalog(app: Flask) -> None:
+    """The bundle files are validated at start-up: a broken file stops the app with its problems."""
+    from workflows.catalog.schema import CatalogError, load_catalog
+
+    try:
+        app.extensions["onestop_catalog"] = load_catalog()
+    except CatalogError as exc:
+        raise CatalogError([*exc.problems, "(run `flask onestop catalog check` after fixing them)"]) from None

@@ -29,9 +29,9 @@ def catalog_group() -> None:
     """The bundle catalog (workflows/bundles/*.yaml)."""
 
 
-def _load_or_exit() -> Catalog:
+def _load_or_exit(bundles: Path | None = None) -> Catalog:
     try:
-        return load_catalog()
+        return load_catalog(bundles) if bundles else load_catalog()
     except CatalogError as exc:
         click.secho(f"The catalog has {len(exc.problems)} problem(s):", fg="red", err=True)
         for line in exc.problems:
@@ -45,9 +45,11 @@ def _limit(limit: TimeLimit) -> str:
 
 
 @catalog_group.command("check")
-def catalog_check() -> None:
+@click.option("--bundles", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A folder of bundle files to check instead of workflows/bundles.")
+def catalog_check(bundles: Path | None) -> None:
     """Validate every bundle file and print its items, departments and limits."""
-    catalog = _load_or_exit()
+    catalog = _load_or_exit(bundles)
     for bundle in catalog.bundles:
         click.secho(f"{bundle.name.zh} ({bundle.code}) v{bundle.version} — {bundle.audience}, "
                     f"promised {_limit(bundle.guide.promised_limit)}", bold=True)

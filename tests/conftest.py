@@ -64,9 +64,9 @@ def _pg(url: str) -> str:
     return "postgresql+psycopg://" + url.split("://", 1)[1] if url.startswith("postgresql://") else url
 
 
-def fresh_pg_database(name: str) -> str:
+def fresh_pg_database(name: str, server_url: str | None = None) -> str:
     """Drop and create database `name` on the TEST_DATABASE_URL server; return its URL."""
-    server = make_url(_pg(PG_URL))
+    server = make_url(_pg(server_url or PG_URL))
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(

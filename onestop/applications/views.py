@@ -80,7 +80,8 @@ def _collect_materials(form: BundleForm, bundle: Bundle, answers: dict[str, Any]
             else:
                 ids[spec.key] = material.id
                 continue
-        if spec.required:
+        # A non-key material may follow later (容缺受理): the department decides whether to accept without it.
+        if spec.required and spec.key_material:
             file_field.errors = [_("Please upload %(name)s.", name=spec.name.get(current_lang()))]
             ok = False
     return ids, ok
@@ -98,11 +99,9 @@ def apply(code: str) -> str | Response:
     if (bundle.audience == "enterprise") != (current_user.enterprise_id is not None):
         return render_template("applications/wrong_audience.html", bundle=bundle), 403
     form_class = build_form(bundle, current_lang(), today=local_now().date())
-    prefilled: set[str] = set()
+    profile = profile_values(current_user)
     if request.method == "GET":
-        profile = profile_values(current_user)
         data = {f.key: profile[f.profile] for f in bundle.fields if f.profile and f.profile in profile}
-        prefilled = set(data)
         form = form_class(data=data | {"idempotency_key": uuid.uuid4().hex})
     else:
         form = form_class()
@@ -114,15 +113,12 @@ def apply(code: str) -> str | Response:
         if earlier is not None:  # a second click or a replay: show the first submission
             return redirect(url_for("applications.detail", reference=earlier.reference))
         valid = form.validate_on_submit()
-        form.number_errors()
         answers = form.answers() if valid else _safe_raw(form, bundle)
         material_ids, materials_ok = _collect_materials(form, bundle, answers)
         if valid and materials_ok:
-            profile = profile_values(current_user)
-            prefilled = {f.key for f in bundle.fields
-                         if f.profile and f.key in answers and profile.get(f.profile) == answers[f.key]}
             try:
-                result = submit(current_user, version, answers, material_ids, key, prefilled=prefilled)
+                result = submit(current_user, version, answers, material_ids, key,
+                                prefilled=_prefilled(form, bundle, profile))
             except SubmissionError:
                 db.session.rollback()
                 abort(400)
@@ -132,8 +128,15 @@ def apply(code: str) -> str | Response:
             return redirect(url_for("applications.detail", reference=result.application.reference))
         commit()  # keep the uploads that were accepted, so they need not be sent again
         flash(_("Some answers need your attention; everything you entered is kept."), "error")
-    return render_template("applications/apply.html", form=form, bundle=bundle, prefilled=prefilled,
+    return render_template("applications/apply.html", form=form, bundle=bundle,
+                           prefilled=_prefilled(form, bundle, profile),
                            departments=department_map())
+
+
+def _prefilled(form: BundleForm, bundle: Bundle, profile: dict[str, Any]) -> set[str]:
+    """Fields whose value is still the one the profile gave (the applicant may have changed it)."""
+    return {f.key for f in bundle.fields
+            if f.profile and f.profile in profile and form[f.key].data == profile[f.profile]}
 
 
 def _safe_raw(form: BundleForm, bundle: Bundle) -> dict[str, Any]:

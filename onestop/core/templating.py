@@ -33,14 +33,14 @@ def text(value: Any) -> str:
 def limit_text(limit: Any) -> str:
     """0.5 个工作日 / 0.5 working days; accepts a catalog TimeLimit or a step's (amount, unit)."""
     amount, unit = (limit.amount, limit.unit) if hasattr(limit, "amount") else limit
-    units = {
-        "working_days": _("working days"),
-        "natural_days": _("days"),
-        "working_hours": _("working hours"),
-        "minutes": _("minutes"),
-    }
     number = format(Decimal(amount).normalize(), "f")
-    return f"{number} {units[str(getattr(unit, 'value', unit))]}"
+    texts = {
+        "working_days": _("%(n)s working days", n=number),
+        "natural_days": _("%(n)s days", n=number),
+        "working_hours": _("%(n)s working hours", n=number),
+        "minutes": _("%(n)s minutes", n=number),
+    }
+    return texts[str(getattr(unit, "value", unit))]
 
 
 def application_state(state: str) -> str:

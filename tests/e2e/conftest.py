@@ -51,7 +51,7 @@ class LiveServer:
     operator: str
     reviewers: dict[str, str] = field(default_factory=dict)  # department code -> username
     password: str = ""
-    profile: dict[str, str] = field(default_factory=dict)  # the operator's profile, as the form prefills it
+    profile: dict[str, Any] = field(default_factory=dict)  # the operator's profile, as the form prefills it
 
     def __call__(self, path: str = "/") -> str:
         return self.url + path

@@ -213,7 +213,7 @@ def test_restaurant_opening_from_guide_to_completed(
     shot(page, "desktop-05-desk-queue")
     accept_and_approve(page, reference, "营业执照（门店）", on_open=lambda p: shot(p, "desktop-06-step"))
     # Its approval starts the dependants, in parallel.
-    others = page.locator("h2", has_text="其他部门办理情况").locator("xpath=following-sibling::ul[1]")
+    others = page.locator("h2", has_text="本办件其他事项").locator("xpath=following-sibling::ul[1]")
     for item in list(STEPS)[1:]:
         expect(others.locator("li").filter(has_text=item)).to_contain_text("待受理")
     shot(page, "desktop-07-step-approved")

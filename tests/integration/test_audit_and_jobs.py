@@ -150,6 +150,20 @@ def test_cli_catalog_check_and_audit_verify(app):
     assert result.exit_code == 0 and "audit trail intact" in result.output
 
 
+def test_cli_catalog_check_refuses_a_broken_folder(app, tmp_path):
+    import shutil
+
+    from workflows.catalog.schema import BUNDLES_DIR
+
+    folder = tmp_path / "bundles"
+    shutil.copytree(BUNDLES_DIR, folder)
+    path = folder / "company_establishment.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("department: psb", "department: police"), encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["onestop", "catalog", "check", "--bundles", str(folder)])
+    assert result.exit_code == 1
+    assert "company_establishment.yaml: items.1.department: unknown department 'police'" in result.output
+
+
 def test_cli_demo_creates_accounts_once(app, tmp_path):
     runner = app.test_cli_runner()
     out = tmp_path / "accounts.txt"
