@@ -47,7 +47,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/.created
 	@touch $@ $(VENV)/.runtime
 
 translations: $(VENV)/.runtime
-	@$(BIN)/pybabel compile -q -d translations -f
+	@$(BIN)/pybabel compile -d translations -f
 
 migrate: $(VENV)/.runtime
 	$(BIN)/flask db upgrade
