@@ -13,7 +13,7 @@ run: system-deps $(VENV)/.runtime translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask onestop demo
 	@echo "onestop is serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	$(BIN)/flask run --host $(HOST) --port $(PORT) --no-debugger --no-reload
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app
 
 ## The whole suite: SQLite always; PostgreSQL and Redis too when TEST_DATABASE_URL / REDIS_URL are set
 test: system-deps-test $(VENV)/.dev translations
