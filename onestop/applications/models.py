@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from onestop.accounts.models import Department, User
@@ -131,6 +131,14 @@ class Step(db.Model):  # type: ignore[name-defined]
         CheckConstraint("state NOT IN ('rejected', 'terminated') OR reason IS NOT NULL", name="reason"),
         CheckConstraint("state != 'rejected' OR legal_basis IS NOT NULL", name="rejection_basis"),
         CheckConstraint("limit_amount > 0", name="limit_positive"),
+        CheckConstraint("extension_amount >= 0", name="extension_non_negative"),
+        CheckConstraint("state NOT IN ('accepted', 'suspended', 'approved') OR clock_start IS NOT NULL",
+                        name="clock_started"),
+        CheckConstraint("(outstanding_materials IS NULL) = (outstanding_due_at IS NULL)", name="rongque_promise"),
+        CheckConstraint("NOT on_commitment OR (state = 'approved' AND post_check_due_at IS NOT NULL)",
+                        name="commitment_check"),
+        CheckConstraint("post_check_outcome IS NULL OR post_check_outcome IN ('confirmed', 'revoked')",
+                        name="post_check_outcome"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -153,10 +161,32 @@ class Step(db.Model):  # type: ignore[name-defined]
     resume_state: Mapped[str | None] = mapped_column(String(16))  # where a supplement returns to
     reason: Mapped[str | None] = mapped_column(Text)
     legal_basis: Mapped[str | None] = mapped_column(Text)
+    # The legal clock: where it started (acceptance, or receipt where the item says so) and the
+    # approved extensions (in the limit's unit). Pauses are in step_pauses. due_at is derived from
+    # these and stored, so queues sort and filter on it.
+    clock_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extension_amount: Mapped[Decimal] = mapped_column(Numeric(8, 2), default=Decimal(0), server_default="0")
+    # 容缺受理: accepted although these non-key materials are missing; promised by outstanding_due_at.
+    outstanding_materials: Mapped[list[str] | None] = mapped_column(JSON)
+    outstanding_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 告知承诺制: approved on the applicant's commitment; a post-approval check is due.
+    on_commitment: Mapped[bool] = mapped_column(default=False, server_default=false())
+    post_check_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    post_check_outcome: Mapped[str | None] = mapped_column(String(16))
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     application: Mapped[Application] = relationship(back_populates="steps")
     department: Mapped[Department] = relationship()
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    pauses: Mapped[list[StepPause]] = relationship(
+        back_populates="step", cascade="all, delete-orphan", order_by="StepPause.id"
+    )
+    supplements: Mapped[list[SupplementRequest]] = relationship(
+        back_populates="step", cascade="all, delete-orphan", order_by="SupplementRequest.id"
+    )
+    transitions: Mapped[list[StepTransition]] = relationship(
+        back_populates="step", cascade="all, delete-orphan", order_by="StepTransition.seq"
+    )
 
     __mapper_args__ = {"version_id_col": version_id}
 
@@ -187,3 +217,101 @@ class Notification(db.Model):  # type: ignore[name-defined]
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StepPause(db.Model):  # type: ignore[name-defined]
+    """A period the legal clock does not count: 补正 (waiting for the applicant) or 中止 (suspension)."""
+
+    __tablename__ = "step_pauses"
+    __table_args__ = (
+        CheckConstraint("kind IN ('supplement', 'suspension')", name="kind"),
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    step: Mapped[Step] = relationship(back_populates="pauses")
+
+
+class SupplementRequest(db.Model):  # type: ignore[name-defined]
+    """一次性告知: everything one department needs corrected, listed at once, answered at once."""
+
+    __tablename__ = "supplement_requests"
+    __table_args__ = (CheckConstraint("answered_at IS NULL OR answered_at >= requested_at", name="answered_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    # [{"kind": "field" | "material", "key": ..., "message": ...}, ...]
+    problems: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())  # not answered by then: not supplemented
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    step: Mapped[Step] = relationship(back_populates="supplements")
+
+
+class StepExtension(db.Model):  # type: ignore[name-defined]
+    """延期: asked by a reviewer, decided by the department head, bounded by the item's rule."""
+
+    __tablename__ = "step_extensions"
+    __table_args__ = (
+        CheckConstraint("state IN ('requested', 'approved', 'refused')", name="state"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("(state = 'requested') = (decided_at IS NULL)", name="decided_iff_not_requested"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(8, 2))  # in the step's limit unit
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="requested")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    step: Mapped[Step] = relationship()
+
+
+class StepTransition(db.Model):  # type: ignore[name-defined]
+    """The processing-time log: every transition with server time, actor (or the system's rule),
+    and the working time counted and paused so far. Written only by operations, never back-dated."""
+
+    __tablename__ = "step_transitions"
+    __table_args__ = (UniqueConstraint("step_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int]
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str | None] = mapped_column(Text)  # for system actions: the rule and its legal basis
+    counted: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))  # in the limit's unit, so far
+    paused: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))  # likewise, time not counted
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the due date after this transition
+
+    step: Mapped[Step] = relationship(back_populates="transitions")
+
+
+class StepAlert(db.Model):  # type: ignore[name-defined]
+    """A notice the sweep sent (warning, overdue escalation, reminders): one row each, so a second
+    sweep over the same state sends nothing."""
+
+    __tablename__ = "step_alerts"
+    __table_args__ = (UniqueConstraint("step_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from flask import current_app
@@ -16,17 +14,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from onestop.accounts.models import User
+from onestop.applications import engine
 from onestop.applications.models import Answer, Application, Material, Step
 from onestop.audit.operations import Actor, record
 from onestop.catalog.models import BundleVersion
 from onestop.catalog.operations import bundle_of, department_map
-from onestop.clocks.operations import work_calendar
-from onestop.core.clock import now, to_local
+from onestop.core.clock import local_now, now, to_local
 from onestop.core.jobs import after_commit
 from onestop.core.refs import application_reference, query_code
 from onestop.extensions import db
 from workflows.catalog.schema import Bundle, Item
-from workflows.clock import Limit, Unit, compute_due
 from workflows.outcome import outcome
 from workflows.routing import route
 from workflows.states import (
@@ -35,7 +32,6 @@ from workflows.states import (
     StepAction,
     StepState,
     application_transition,
-    step_transition,
 )
 
 
@@ -79,6 +75,9 @@ def submit(
         raise SubmissionError("not_an_applicant")
     if (bundle.audience == "enterprise") != (applicant.enterprise_id is not None):
         raise SubmissionError("wrong_audience", bundle.audience)
+    refusals = bundle.refusals(answers, local_now().date())
+    if refusals:
+        raise SubmissionError("not_eligible", "; ".join(r.zh for r in refusals))
 
     current = now()
     application = Application(
@@ -139,6 +138,7 @@ def advance(application: Application, bundle: Bundle, actor: Actor) -> None:
                 start_day_counts=item.start_day_counts, created_at=now(),
             )
             application.steps.append(step)
+            engine.log_created(step, actor)
         db.session.flush()
         for code in decision.wait:
             step = _by_code(application, code)
@@ -150,14 +150,8 @@ def advance(application: Application, bundle: Bundle, actor: Actor) -> None:
             _start(steps.get(code) or _by_code(application, code), bundle.item(code), actor)
             changed = True
         for termination in decision.terminate:
-            step = steps[termination.item]
-            step.decided_at = now()
-            step.reason = f"prerequisite:{termination.blocked_by}"
-            step.state = step_transition(step.step_state, StepAction.TERMINATE)
-            record("application:step:terminated", "step", step.id,
-                   {"item": step.item_code, "blocked_by": termination.blocked_by,
-                    "rule": "前置事项未获准予，后续事项终止"},
-                   actor=Actor.system(), department_id=step.department_id)
+            terminate(steps[termination.item], f"prerequisite:{termination.blocked_by}", Actor.system(),
+                      rule="前置事项未获准予，后续事项终止 (a prerequisite item was not approved)")
             changed = True
         if not changed:
             break
@@ -169,23 +163,25 @@ def _by_code(application: Application, code: str) -> Step:
 
 
 def _start(step: Step, item: Item, actor: Actor) -> None:
+    """WAITING -> RECEIVED, then what the item asks for at once: a 公示 period starts running, or the
+    step first waits for the applicant (e.g. filing the closure after the notice)."""
     with db.session.no_autoflush:
         step.received_at = now()
-        if item.clock_starts == "receipt":
-            set_due(step, step.received_at)
-        step.state = step_transition(step.step_state, StepAction.START)
-    record("application:step:received", "step", step.id,
-           {"item": step.item_code, "due_at": step.due_at}, actor=actor, department_id=step.department_id)
+        if item.clock_starts == "receipt" or item.kind == "notice":
+            step.clock_start = step.received_at
+    engine.move(step, StepAction.START, actor)
+    if item.kind == "notice":
+        step.accepted_at = step.received_at
+        engine.move(step, StepAction.ACCEPT, Actor.system(), rule="公示期开始 (the public notice period starts)")
+    elif item.await_applicant is not None:
+        engine.request_supplement(
+            step, item, Actor.system(),
+            [{"kind": "action", "key": item.code, "message": item.await_applicant.message.zh}],
+            rule="待申请人办理 (waiting for the applicant)",
+        )
+        request = step.supplements[-1]
+        request.due_at = engine.due_after(request.requested_at, item.await_applicant.limit)
     after_commit("notify_department", step.id)
-
-
-def set_due(step: Step, start: datetime) -> None:
-    due = compute_due(
-        start, Limit(Decimal(step.limit_amount), Unit(step.limit_unit)), work_calendar(),
-        start_day_counts=step.start_day_counts,
-    )
-    step.due_at = due.due
-    step.due_provisional = due.provisional
 
 
 def fan_in(application: Application, actor: Actor) -> ApplicationState | None:
@@ -220,15 +216,84 @@ def lock_application(application_id: int) -> Application | None:
 
 
 def withdraw(application: Application, reason: str, actor: Actor) -> None:
+    """撤回 by the applicant before completion: open steps end as terminated, with the reason."""
     target = application_transition(
         ApplicationState(application.state), ApplicationAction.WITHDRAW, ApplicationState.WITHDRAWN
     )
+    for step in application.steps:
+        if step.is_open:
+            terminate(step, "withdrawn", actor, rule="申请人撤回 (withdrawn by the applicant)")
     application.withdraw_reason = reason
     application.ended_at = now()
     application.state = target
-    for step in application.steps:
-        if step.is_open:
-            step.decided_at = application.ended_at
-            step.reason = "withdrawn"
-            step.state = step_transition(step.step_state, StepAction.TERMINATE)
     record("application:withdrawn", "application", application.id, {"reason": reason}, actor=actor)
+    after_commit("notify_applicant", application.id, "withdrawn", application.reference)
+
+
+def terminate(step: Step, reason: str, actor: Actor, *, rule: str) -> None:
+    with db.session.no_autoflush:
+        engine.close_pause(step)
+        step.decided_at = now()
+        step.reason = reason
+    engine.move(step, StepAction.TERMINATE, actor, rule=rule)
+
+
+class AnswerError(Exception):
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+def answer_supplements(
+    application: Application, applicant: User, answers: Mapping[str, Any], material_ids: Mapping[str, int],
+) -> list[Step]:
+    """The applicant answers every open supplement request at once (the merged to-do list).
+
+    Only what was asked may change; only the departments that asked resume. Materials a step accepted
+    under 容缺 may be supplied here too, which closes that promise.
+    """
+    if not application.is_owned_by(applicant) or application.state != ApplicationState.IN_PROGRESS:
+        raise AnswerError("not_allowed")
+    bundle = bundle_of(application.bundle_version)
+    open_steps = [(s, r) for s in application.steps
+                  if s.step_state is StepState.SUPPLEMENT and (r := engine.open_request(s)) is not None]
+    asked_fields = {p["key"] for _, r in open_steps for p in r.problems if p["kind"] == "field"}
+    asked_materials = {p["key"] for _, r in open_steps for p in r.problems if p["kind"] == "material"}
+    promised = {k for s in application.steps if s.outstanding_materials for k in s.outstanding_materials}
+    if not open_steps and not promised:
+        raise AnswerError("nothing_asked")
+    extra = (set(answers) - asked_fields) | (set(material_ids) - asked_materials - promised)
+    if extra:
+        raise AnswerError("not_asked", ", ".join(sorted(extra)))
+    missing = (asked_fields - set(answers)) | (asked_materials - set(material_ids))
+    if missing:
+        raise AnswerError("incomplete", ", ".join(sorted(missing)))
+    current = {a.field: a for a in application.answers}
+    changes = {}
+    for key, value in answers.items():
+        bundle.field(key)
+        changes[key] = {"before": current[key].value if key in current else None, "after": value}
+        if key in current:
+            current[key].value, current[key].prefilled = value, False
+        else:
+            application.answers.append(Answer(field=key, value=value))
+    _attach_materials(application, applicant, bundle, material_ids)
+    actor = Actor(applicant.id, applicant.kind)
+    record("application:supplemented", "application", application.id,
+           {"fields": changes, "materials": sorted(material_ids)}, actor=actor)
+    resumed = []
+    for step, request in open_steps:
+        with db.session.no_autoflush:
+            request.answered_at = now()
+            engine.close_pause(step)
+        engine.move(step, StepAction.SUPPLEMENT_RECEIVED, actor, resume_to=StepState(step.resume_state))
+        step.resume_state = None
+        resumed.append(step)
+        after_commit("notify_department", step.id)
+    for step in application.steps:
+        if step.outstanding_materials and set(step.outstanding_materials) <= set(material_ids):
+            record("application:step:rongque_fulfilled", "step", step.id,
+                   {"materials": step.outstanding_materials}, actor=actor, department_id=step.department_id)
+            step.outstanding_materials, step.outstanding_due_at = None, None
+    return resumed

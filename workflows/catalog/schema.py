@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from calendar import monthrange
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -66,7 +68,8 @@ class Condition(_Strict):
     """A test on one answer, or a combination. Exactly one form is used per node."""
 
     field: str | None = None
-    op: Literal["eq", "ne", "gte", "gt", "lte", "lt", "in", "true", "false"] | None = None
+    # months_ago_gte: the answer is a date at least `value` months before the day of submission.
+    op: Literal["eq", "ne", "gte", "gt", "lte", "lt", "in", "true", "false", "months_ago_gte"] | None = None
     value: Any = None
     all: list[Condition] | None = None
     any: list[Condition] | None = None
@@ -88,11 +91,12 @@ class Condition(_Strict):
             return {self.field}
         return set().union(*(c.fields() for c in (self.all or self.any or [])))
 
-    def holds(self, answers: Mapping[str, Any]) -> bool:
+    def holds(self, answers: Mapping[str, Any], today: date | None = None) -> bool:
+        """Whether the answers satisfy the condition; date-relative tests need `today` (else False)."""
         if self.all is not None:
-            return all(c.holds(answers) for c in self.all)
+            return all(c.holds(answers, today) for c in self.all)
         if self.any is not None:
-            return any(c.holds(answers) for c in self.any)
+            return any(c.holds(answers, today) for c in self.any)
         assert self.field is not None
         answer = answers.get(self.field)
         if self.op == "true":
@@ -101,6 +105,14 @@ class Condition(_Strict):
             return answer is not True
         if answer is None or answer == "":
             return False
+        if self.op == "months_ago_gte":
+            if today is None:
+                return False
+            try:
+                answered = date.fromisoformat(str(answer))
+            except ValueError:
+                return False
+            return answered <= months_before(today, int(self.value))
         if self.op == "in":
             return bool(answer in self.value)
         if self.op == "eq":
@@ -112,6 +124,13 @@ class Condition(_Strict):
         except ArithmeticError:
             return False
         return {"gte": left >= right, "gt": left > right, "lte": left <= right, "lt": left < right}[str(self.op)]
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` calendar months earlier (the 31st becomes the month's last day)."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
 
 
 class FieldType(StrEnum):
@@ -179,6 +198,24 @@ class Mode(StrEnum):
     RONGQUE = "rongque"  # 容缺受理
 
 
+class DeemedRule(_Strict):
+    """A "deemed" rule (视为): when the department has not acted within `after`, the system acts for it,
+    recording the rule and its legal basis. E.g. an application not accepted within 5 working days is
+    deemed accepted (《行政许可法》第三十二条); a 公示 period that ends without objection is passed."""
+
+    when: Literal["not_accepted", "notice_ended"]
+    after: TimeLimit | None = None  # for not_accepted: counted from receipt
+    action: Literal["accept", "approve"]
+    legal_basis: str = Field(min_length=1)
+
+
+class AwaitApplicant(_Strict):
+    """The step starts by waiting for the applicant (e.g. filing the closure within 30 days after 公示)."""
+
+    limit: TimeLimit
+    message: Text
+
+
 class Item(_Strict):
     code: Code
     name: Text
@@ -190,17 +227,32 @@ class Item(_Strict):
     start_day_counts: bool = False  # the day the clock starts counts (e.g. half-day same-day limits)
     # The legal clock normally starts at acceptance (受理); some promises run from receipt (即收即办).
     clock_starts: Literal["acceptance", "receipt"] = "acceptance"
+    # review: a department decides; notice: a 公示 period that passes unless someone objects.
+    kind: Literal["review", "notice"] = "review"
     modes: list[Mode] = [Mode.ORDINARY]
     post_check_limit: TimeLimit | None = None  # 告知承诺: the site check after approval
     supplement_limit: TimeLimit = TimeLimit(amount=Decimal(10), unit=Unit.WORKING_DAYS)
+    max_extension: TimeLimit | None = None  # 延期: the most the head may add in total (None: no extension)
+    warn_remaining: TimeLimit | None = None  # 临近审限预警 when this much remains (default: clock's rule)
+    deemed: list[DeemedRule] = []
+    await_applicant: AwaitApplicant | None = None
+    result_validity: TimeLimit | None = None  # the result lapses after this (e.g. a pre-check result)
+    checks: list[Text] = []  # what the department verifies, shown in the merged result
     output: Code | None = None
     legal_basis: str = Field(min_length=1)
     fee: Text | None = None
 
     @model_validator(mode="after")
-    def _commitment(self) -> Item:
+    def _consistent(self) -> Item:
         if Mode.COMMITMENT in self.modes and self.post_check_limit is None:
             raise ValueError("an item that allows 告知承诺 needs post_check_limit")
+        if self.max_extension is not None and self.max_extension.unit != self.limit.unit:
+            raise ValueError("max_extension must be in the unit of the limit")
+        if self.kind == "notice" and not any(r.when == "notice_ended" for r in self.deemed):
+            raise ValueError("a notice item needs a deemed rule for when the notice ends")
+        for rule in self.deemed:
+            if rule.when == "not_accepted" and rule.after is None:
+                raise ValueError("a not_accepted rule needs `after`")
         return self
 
 
@@ -220,6 +272,13 @@ class Baseline(_Strict):
     trips: int = Field(ge=0)
     fields: int = Field(gt=0)
     time: TimeLimit
+
+
+class EligibilityRule(_Strict):
+    """A rule the answers must meet for the matter to be accepted at all (checked at submission)."""
+
+    condition: Condition
+    message: Text
 
 
 class Guide(_Strict):
@@ -244,6 +303,7 @@ class Bundle(_Strict):
     items: list[Item] = Field(min_length=1)
     outputs: list[Output] = []
     baseline: Baseline
+    eligibility: list[EligibilityRule] = []
 
     # -- lookups -------------------------------------------------------------------------------------
     @property
@@ -264,6 +324,10 @@ class Bundle(_Strict):
 
     def departments(self) -> list[str]:
         return list(dict.fromkeys(i.department for i in self.items))
+
+    def refusals(self, answers: Mapping[str, Any], today: date) -> list[Text]:
+        """The eligibility rules the answers break (empty: the matter may be submitted)."""
+        return [rule.message for rule in self.eligibility if not rule.condition.holds(answers, today)]
 
     # -- cross-references ----------------------------------------------------------------------------
     @model_validator(mode="after")
@@ -287,6 +351,9 @@ class Bundle(_Strict):
             problems += [f"materials.{mi}.items: unknown item {c!r}" for c in m.items if c not in items]
             if m.show_if:
                 problems += [f"materials.{mi}.show_if: unknown field {k!r}" for k in sorted(m.show_if.fields() - fields)]
+        for ei, rule in enumerate(self.eligibility):
+            problems += [f"eligibility.{ei}.condition: unknown field {k!r}"
+                         for k in sorted(rule.condition.fields() - fields)]
         outputs = {o.key for o in self.outputs}
         for ii, i in enumerate(self.items):
             problems += [f"items.{ii}.requires: unknown item {c!r}" for c in i.requires if c not in items]

@@ -1,0 +1,136 @@
+"""The step machinery shared by decisions, the applicant's answers and the sweep.
+
+Every state change of a step goes through `move()`: it asks workflows for the transition, writes the
+processing-time log (server time, actor or the system's rule, working time counted and paused so far,
+the due date after it) and the audit event. Due dates are recomputed from data (clock start, limit,
+pauses, extensions) by `recompute_due()`; nothing here trusts a time given by a caller.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from onestop.applications.models import Step, StepPause, StepTransition, SupplementRequest
+from onestop.audit.operations import Actor, record
+from onestop.clocks.operations import work_calendar
+from onestop.core.clock import now
+from onestop.core.jobs import after_commit
+from onestop.extensions import db
+from workflows.catalog.schema import Item, TimeLimit
+from workflows.clock import Extension, Limit, Pause, Unit, compute_due, counted_time
+from workflows.states import StepAction, StepState, step_transition
+
+
+def limit_of(step: Step) -> Limit:
+    return Limit(Decimal(step.limit_amount), Unit(step.limit_unit))
+
+
+def pauses_of(step: Step) -> list[Pause]:
+    return [Pause(p.started_at, p.ended_at, p.kind, p.reason) for p in step.pauses]
+
+
+def extensions_of(step: Step) -> list[Extension]:
+    amount = Decimal(step.extension_amount or 0)
+    return [Extension(Limit(amount, Unit(step.limit_unit)))] if amount > 0 else []
+
+
+def recompute_due(step: Step) -> None:
+    """due_at from the clock's data; None before the clock starts and while it is paused."""
+    if step.clock_start is None:
+        step.due_at, step.due_provisional = None, False
+        return
+    due = compute_due(step.clock_start, limit_of(step), work_calendar(), pauses=pauses_of(step),
+                      extensions=extensions_of(step), start_day_counts=step.start_day_counts)
+    step.due_at, step.due_provisional = due.due, due.provisional
+
+
+def clock_figures(step: Step, at: datetime) -> tuple[Decimal | None, Decimal | None]:
+    """Working time counted and paused between the clock's start and `at`, in the limit's unit."""
+    if step.clock_start is None or at < step.clock_start:
+        return None, None
+    calendar, unit = work_calendar(), Unit(step.limit_unit)
+    gross = counted_time(step.clock_start, at, unit, calendar, start_day_counts=step.start_day_counts)
+    counted = counted_time(step.clock_start, at, unit, calendar, pauses=pauses_of(step),
+                           start_day_counts=step.start_day_counts)
+    return counted, gross - counted
+
+
+def due_after(start: datetime, limit: TimeLimit, start_day_counts: bool = False) -> datetime:
+    """A plain deadline from now-ish: supplement, 容缺 promise, post-approval check."""
+    due = compute_due(start, Limit(limit.amount, limit.unit), work_calendar(), start_day_counts=start_day_counts)
+    assert due.due is not None
+    return due.due
+
+
+def move(
+    step: Step,
+    action: StepAction,
+    actor: Actor,
+    *,
+    rule: str | None = None,
+    resume_to: StepState | None = None,
+    data: dict[str, Any] | None = None,
+) -> StepState:
+    """Apply one transition to a step whose other columns the caller has already set."""
+    before = step.state
+    at = now()
+    with db.session.no_autoflush:
+        new_state = step_transition(step.step_state, action, resume_to=resume_to)
+        step.state = new_state
+        if step.is_open:
+            recompute_due(step)  # None while paused; a decided step keeps its last due date for the record
+        counted, paused = clock_figures(step, at)
+        step.transitions.append(StepTransition(
+            seq=len(step.transitions) + 1, action=action.value, from_state=before, to_state=new_state.value,
+            at=at, actor_id=actor.user_id, actor_role=actor.role, rule=rule, counted=counted, paused=paused,
+            due_at=step.due_at,
+        ))
+    record(f"application:step:{new_state.value}", "step", step.id,
+           {"item": step.item_code, "action": action.value, "from": before, "to": new_state.value,
+            "due_at": step.due_at, "counted": counted, "paused": paused, "rule": rule, **(data or {})},
+           actor=actor, department_id=step.department_id)
+    return new_state
+
+
+def log_created(step: Step, actor: Actor) -> None:
+    """The first line of a step's processing-time log: created, waiting for its 前置 items."""
+    step.transitions.append(StepTransition(
+        seq=1, action="create", from_state=None, to_state=step.state, at=step.created_at,
+        actor_id=actor.user_id, actor_role=actor.role,
+    ))
+
+
+def open_pause(step: Step, kind: str, reason: str) -> None:
+    if any(p.ended_at is None for p in step.pauses):
+        return  # already paused: one pause at a time (a suspension during a supplement adds nothing)
+    step.pauses.append(StepPause(kind=kind, reason=reason, started_at=now()))
+
+
+def close_pause(step: Step) -> None:
+    for pause in step.pauses:
+        if pause.ended_at is None:
+            pause.ended_at = now()
+
+
+def request_supplement(
+    step: Step, item: Item, actor: Actor, problems: list[dict[str, str]], *, rule: str | None = None,
+) -> SupplementRequest:
+    """一次性告知: one request listing every problem; the clock pauses until the applicant answers."""
+    at = now()
+    request = SupplementRequest(
+        step_id=step.id, application_id=step.application_id, problems=problems, requested_at=at,
+        requested_by_id=actor.user_id, due_at=due_after(at, item.supplement_limit),
+    )
+    step.supplements.append(request)
+    step.resume_state = step.state
+    open_pause(step, "supplement", "; ".join(p["message"] for p in problems)[:1000])
+    move(step, StepAction.REQUEST_SUPPLEMENT, actor, rule=rule,
+         data={"problems": problems, "supplement_due_at": request.due_at})
+    after_commit("notify_applicant", step.application_id, "supplement_requested", f"{step.item_code}:{len(step.supplements)}")
+    return request
+
+
+def open_request(step: Step) -> SupplementRequest | None:
+    return next((r for r in step.supplements if r.answered_at is None), None)
