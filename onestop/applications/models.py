@@ -167,7 +167,7 @@ class Step(db.Model):  # type: ignore[name-defined]
     clock_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     extension_amount: Mapped[Decimal] = mapped_column(Numeric(8, 2), default=Decimal(0), server_default="0")
     # 容缺受理: accepted although these non-key materials are missing; promised by outstanding_due_at.
-    outstanding_materials: Mapped[list[str] | None] = mapped_column(JSON)
+    outstanding_materials: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     outstanding_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # 告知承诺制: approved on the applicant's commitment; a post-approval check is due.
     on_commitment: Mapped[bool] = mapped_column(default=False, server_default=false())

@@ -372,8 +372,12 @@ class Bundle(_Strict):
         return self
 
     def fingerprint(self) -> str:
-        """SHA-256 of the canonical definition: a changed file with an unchanged version is caught."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        """SHA-256 of what the definition says: a changed file with an unchanged version is caught.
+
+        Defaults are left out, so a new optional setting in the schema does not change the fingerprint
+        of files that do not use it."""
+        canonical = json.dumps(self.model_dump(mode="json", exclude_defaults=True), sort_keys=True,
+                               ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
