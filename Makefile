@@ -19,9 +19,10 @@ run: system-deps $(VENV)/.runtime translations
 test: system-deps-test $(VENV)/.dev translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## An rq worker with its scheduler (needs REDIS_URL)
+## An rq worker with its scheduler, and rq cron for the periodic sweep (needs REDIS_URL)
 worker: $(VENV)/.runtime
-	@test -n "$$REDIS_URL" || { echo "worker: set REDIS_URL (without it jobs run inline)"; exit 1; }
+	@test -n "$$REDIS_URL" || { echo "worker: set REDIS_URL (without it jobs run inline; run 'flask onestop sweep' from cron)"; exit 1; }
+	$(BIN)/rq cron --url "$$REDIS_URL" onestop/jobs/cron.py & \
 	$(BIN)/rq worker --with-scheduler --url "$$REDIS_URL" onestop
 
 lint: $(VENV)/.dev

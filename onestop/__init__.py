@@ -43,7 +43,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     from onestop.applications import views as applications_views
     from onestop.catalog import views as catalog_views
     from onestop.core import errors, templating
-    from onestop.jobs import notifications  # noqa: F401  (registers the jobs)
+    from onestop.jobs import notifications, sweep  # noqa: F401  (registers the jobs)
     from onestop.reviews import views as reviews_views
 
     accounts_views.init_app(app)

@@ -167,6 +167,18 @@ def demo(password_file: Path | None) -> None:
         click.echo(line)
 
 
+@group.command("sweep")
+def sweep_command() -> None:
+    """Deemed actions, expired supplements and 容缺 promises, warnings and escalation (idempotent)."""
+    from onestop.jobs.sweep import run_sweep
+
+    report = run_sweep()
+    click.echo(f"sweep: {report.steps_examined} steps examined, {len(report.actions)} actions, "
+               f"{len(report.alerts)} alerts")
+    for line in report.actions + report.alerts:
+        click.echo(f"  {line}")
+
+
 @group.group("audit")
 def audit_group() -> None:
     """The tamper-evident audit trail."""

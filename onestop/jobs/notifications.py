@@ -46,3 +46,17 @@ def notify_department(step_id: int) -> None:
     for user_id in set(staff):
         _notify(user_id, step.application_id, "step_received", f"step:{step.id}:received:{user_id}",
                 {"reference": step.application.reference, "item": step.item_code})
+
+
+@job("notify_staff")
+def notify_staff(step_id: int, kind: str, role: str) -> None:
+    """Warnings to the department's reviewers; overdue escalations to its heads."""
+    step = db.session.get(Step, step_id)
+    if step is None:
+        return
+    roles = [role] if role == "head" else ["reviewer", "head"]
+    staff = db.session.scalars(select(StaffRole.user_id).where(
+        StaffRole.department_id == step.department_id, StaffRole.role.in_(roles))).all()
+    for user_id in set(staff):
+        _notify(user_id, step.application_id, f"step_{kind}", f"step:{step.id}:{kind}:{user_id}",
+                {"reference": step.application.reference, "item": step.item_code})
