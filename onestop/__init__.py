@@ -40,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     # Importing the models registers them on the metadata (for migrations and the model check).
     from onestop import models  # noqa: F401
     from onestop.accounts import views as accounts_views
+    from onestop.admin import views as admin_views
     from onestop.applications import views as applications_views
     from onestop.catalog import views as catalog_views
     from onestop.core import errors, templating
@@ -53,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(applications_views.bp)
     app.register_blueprint(reviews_views.bp)
+    app.register_blueprint(admin_views.bp)
 
     from onestop import cli
 

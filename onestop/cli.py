@@ -88,6 +88,36 @@ def calendar_group() -> None:
     """The working-day calendar."""
 
 
+@calendar_group.command("status")
+def calendar_status() -> None:
+    """Which years are loaded; warns when this or next year's arrangement is missing."""
+    from onestop.clocks.operations import year_status
+    from onestop.core.clock import local_now
+
+    for row in year_status(local_now().date()):
+        state = f"loaded ({row['source']})" if row["loaded"] else "NOT LOADED: due dates in it are provisional"
+        click.secho(f"{row['year']}: {state}", fg="red" if row["warn"] else None)
+
+
+@calendar_group.command("load-year")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def calendar_load_year(path: Path) -> None:
+    """Load a year's official arrangement from a YAML file; provisional due dates are recomputed."""
+    from onestop.audit.operations import Actor
+    from onestop.clocks.operations import CalendarError, load_year, parse_year_file
+
+    try:
+        year, holidays, makeup, source = parse_year_file(path.read_text(encoding="utf-8"))
+        changed = load_year(year, holidays, makeup, source, Actor.system())
+    except CalendarError as exc:
+        db.session.rollback()
+        click.secho(f"{path.name}: {exc}", fg="red", err=True)
+        sys.exit(1)
+    commit()
+    click.echo(f"{year} loaded: {len(holidays)} holidays, {len(makeup)} make-up workdays; "
+               f"{changed} due dates recomputed")
+
+
 @calendar_group.command("seed")
 def calendar_seed() -> None:
     """Load every year chinesecalendar knows and the table lacks."""

@@ -1,0 +1,25 @@
+"""Simplified Chinese texts of the administrator's pages."""
+
+ZH = {
+    "The year's arrangement (YAML)": "年度节假日安排（YAML）",
+    "Date": "日期",
+    "Kind": "类型",
+    "Holiday": "法定节假日",
+    "Make-up workday": "调休上班日",
+    "Ordinary day (remove the exception)": "普通日（取消设置）",
+    "Name": "名称",
+    "%(year)d loaded; %(n)d due dates were recomputed.": "%(year)d年已载入，已重新计算%(n)d个办理时限。",
+    "Saved; %(n)d due dates were recomputed.": "已保存，已重新计算%(n)d个办理时限。",
+    "Working-day calendar": "工作日历",
+    "The official arrangement for %(year)d is not loaded: due dates in %(year)d are provisional (weekends only) until it is.": "尚未载入%(year)d年节假日安排：在载入前，涉及%(year)d年的办理时限按双休日暂定计算。",
+    "Year": "年度",
+    "Source": "来源",
+    "Loaded": "已载入",
+    "not loaded": "未载入",
+    "Load a year": "载入年度安排",
+    "Load": "载入",
+    "Correct one day": "调整单日",
+    "Save": "保存",
+    "Holidays and make-up workdays from this year on": "本年度起的节假日和调休上班日",
+    "Calendar": "工作日历",
+}
