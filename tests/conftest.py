@@ -29,11 +29,9 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
-# Tables a test may write; catalog, departments and calendar come from the template and stay.
-MUTABLE_TABLES = [
-    "notifications", "steps", "answers", "materials", "applications", "staff_roles", "users", "enterprises",
-    "audit_events",
-]
+# Tables the template seeds (catalog, departments, calendar); tests may change them too (a new bundle
+# version, a corrected holiday), so on PostgreSQL they are restored from a snapshot before each test.
+SEEDED_TABLES = ["departments", "bundle_versions", "calendar_years", "calendar_days"]
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -128,6 +126,9 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         with app.app_context():
             from onestop.extensions import db
 
+            with db.engine.begin() as conn:
+                for table in SEEDED_TABLES:
+                    conn.execute(sa.text(f"CREATE TABLE snapshot_{table} AS SELECT * FROM {table}"))
             db.engine.dispose()
         built["postgresql"] = url
     return built
@@ -146,10 +147,19 @@ def database_url(backend: str, templates: dict[str, str], tmp_path: Path) -> Ite
         yield f"sqlite:///{path}"
         return
     url = templates["postgresql"]
+    from onestop.extensions import db
+
+    tables = [t for t in db.metadata.tables if t != "audit_chain_head"]
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         # TRUNCATE does not fire the append-only row triggers; a test's audit events go with its data.
-        conn.execute(sa.text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        for table in SEEDED_TABLES:
+            conn.execute(sa.text(f"INSERT INTO {table} SELECT * FROM snapshot_{table}"))
+        conn.execute(sa.text("SELECT setval(pg_get_serial_sequence(:t, 'id'), (SELECT max(id) FROM " + "bundle_versions))"),
+                     {"t": "bundle_versions"})
+        conn.execute(sa.text("SELECT setval(pg_get_serial_sequence(:t, 'id'), (SELECT max(id) FROM " + "departments))"),
+                     {"t": "departments"})
         conn.execute(sa.text("UPDATE audit_chain_head SET last_seq = 0, last_hash = :h WHERE id = 1"), {"h": "0" * 64})
     engine.dispose()
     yield url

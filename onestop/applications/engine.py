@@ -27,8 +27,17 @@ def limit_of(step: Step) -> Limit:
     return Limit(Decimal(step.limit_amount), Unit(step.limit_unit))
 
 
-def pauses_of(step: Step) -> list[Pause]:
-    return [Pause(p.started_at, p.ended_at, p.kind, p.reason) for p in step.pauses]
+def pauses_of(step: Step, since: datetime | None = None) -> list[Pause]:
+    """The step's pauses from `since` (default: the clock's start) on, clipped to it: a supplement
+    asked before acceptance paused nothing of a clock that starts at acceptance."""
+    since = since or step.clock_start
+    pauses = []
+    for p in step.pauses:
+        if since is not None and p.ended_at is not None and p.ended_at <= since:
+            continue
+        start = max(p.started_at, since) if since is not None else p.started_at
+        pauses.append(Pause(start, p.ended_at, p.kind, p.reason))
+    return pauses
 
 
 def extensions_of(step: Step) -> list[Extension]:

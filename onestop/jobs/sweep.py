@@ -92,7 +92,7 @@ def _act(step: Step, item: Item, report: SweepReport) -> bool:
         for rule in item.deemed:
             if rule.when == "not_accepted" and rule.after is not None and step.received_at is not None:
                 waited = counted_time(step.received_at, current, rule.after.unit, work_calendar(),
-                                      pauses=engine.pauses_of(step))
+                                      pauses=engine.pauses_of(step, since=step.received_at))
                 if waited >= rule.after.amount:
                     with db.session.no_autoflush:
                         step.accepted_at = current

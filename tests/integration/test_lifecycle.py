@@ -219,3 +219,23 @@ def test_supplement_problems_must_belong_to_the_item(restaurant):
                 {"kind": "field", "key": "food_safety_manager", "message": "x"}]), staff["water"])
         with pytest.raises(DecisionError, match="problems_required"):
             decide(drainage.id, None, Decision(StepAction.REQUEST_SUPPLEMENT), staff["water"])
+
+
+def test_a_supplement_before_acceptance_does_not_pause_the_later_clock(restaurant):
+    application, staff = restaurant
+    fire = step_of(application, "fire_check")
+    with at(23, 10):
+        decide(fire.id, None, Decision(StepAction.REQUEST_SUPPLEMENT, problems=[
+            {"kind": "material", "key": "fire_safety_plan", "message": "缺少疏散示意图"}]), staff["fire"])
+        commit()
+    with at(24, 10):
+        application = lock_application(application.id)
+        answer_supplements(application, application.applicant, {},
+                           {"fire_safety_plan": upload(application.applicant, "fire_safety_plan")})
+        commit()
+    with at(25, 10):
+        fire = step_of(application, "fire_check")
+        decide(fire.id, None, Decision(StepAction.ACCEPT), staff["fire"])
+        commit()
+    # Accepted Wednesday: 5 working days from Thursday, the earlier supplement does not shift it.
+    assert fire.due_at == sh(2, 17, month=12)

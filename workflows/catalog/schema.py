@@ -246,8 +246,10 @@ class Item(_Strict):
     def _consistent(self) -> Item:
         if Mode.COMMITMENT in self.modes and self.post_check_limit is None:
             raise ValueError("an item that allows 告知承诺 needs post_check_limit")
-        if self.max_extension is not None and self.max_extension.unit != self.limit.unit:
-            raise ValueError("max_extension must be in the unit of the limit")
+        for name in ("max_extension", "warn_remaining"):
+            value = getattr(self, name)
+            if value is not None and value.unit != self.limit.unit:
+                raise ValueError(f"{name} must be in the unit of the limit")
         if self.kind == "notice" and not any(r.when == "notice_ended" for r in self.deemed):
             raise ValueError("a notice item needs a deemed rule for when the notice ends")
         for rule in self.deemed:
