@@ -9,6 +9,8 @@ Seeds its own database (a fresh SQLite file; a fresh PostgreSQL database when TE
 from __future__ import annotations
 
 import argparse
+import itertools
+import multiprocessing
 import os
 import statistics
 import sys
@@ -24,20 +26,22 @@ os.environ.setdefault("ONESTOP_ENV", "testing")
 from tests.conftest import fresh_pg_database, make_app, migrate_and_seed  # noqa: E402
 
 
-def run(database_url: str, count: int, instance: Path) -> float:
+def _life_cycles(database_url: str, count: int, instance: Path, redis_url: str, worker: int = 0) -> float:
+    """Run `count` life cycles in this process against an already migrated database; return seconds."""
     from onestop.applications.operations import submit
     from onestop.catalog.operations import current_version
     from onestop.core.jobs import commit
     from onestop.extensions import db
     from onestop.reviews.operations import Decision, decide
-    from tests.factories import COMPANY_ANSWERS, make_person, make_reviewer
+    from tests.factories import COMPANY_ANSWERS, id_number, make_person, make_reviewer
     from workflows.states import StepAction
 
-    app = make_app(database_url, instance)
-    migrate_and_seed(app)
+    app = make_app(database_url, instance, **({"REDIS_URL": redis_url} if redis_url else {}))
     with app.app_context():
-        applicant = make_person()
-        reviewers = {code: make_reviewer(code) for code in ("samr", "psb", "tax", "hrss", "hpf", "bank")}
+        # Each process its own applicant and reviewers (distinct names and ID numbers).
+        applicant = make_person(username=f"bench{worker}", id_number=id_number(f"1990{worker + 1:02d}01"))
+        reviewers = {code: make_reviewer(code, f"{code}_bench{worker}")
+                     for code in ("samr", "psb", "tax", "hrss", "hpf", "bank")}
         commit()
         version = current_version("company_establishment")
         answers = dict(COMPANY_ANSWERS, legal_rep_id=applicant.id_number)
@@ -62,7 +66,30 @@ def run(database_url: str, count: int, instance: Path) -> float:
         elapsed = time.perf_counter() - started
         db.session.remove()
         db.engine.dispose()
-    return count / elapsed
+    return elapsed
+
+
+def run(database_url: str, count: int, instance: Path, redis_url: str = "", processes: int = 1) -> float:
+    """Life cycles per second: `processes` processes share the work, as request workers would."""
+    app = make_app(database_url, instance, **({"REDIS_URL": redis_url} if redis_url else {}))
+    migrate_and_seed(app)
+    if redis_url:
+        from redis import Redis
+        from rq import Queue
+
+        Queue("onestop", connection=Redis.from_url(redis_url)).empty()
+    with app.app_context():
+        from onestop.extensions import db
+
+        db.engine.dispose()
+    if processes == 1:
+        return count / _life_cycles(database_url, count, instance, redis_url)
+    share = count // processes
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        started = time.perf_counter()
+        pool.starmap(_life_cycles, [(database_url, share, instance, redis_url, n) for n in range(processes)])
+        elapsed = time.perf_counter() - started
+    return share * processes / elapsed
 
 
 def main() -> None:
@@ -70,15 +97,24 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL", ""))
+    parser.add_argument("--processes", type=int, default=1, help="worker processes sharing the life cycles")
+    parser.add_argument("--redis", default=os.environ.get("REDIS_URL", ""),
+                        help="enqueue the after-commit jobs to rq (as in production) instead of running them inline")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        backends = [("sqlite", lambda i: f"sqlite:///{tmp}/bench{i}.sqlite3")]
+        fresh = itertools.count()  # every run on a new, empty database
+        backends = [("sqlite", lambda _i: f"sqlite:///{tmp}/bench{next(fresh)}.sqlite3")]
         if args.postgres:
-            backends.append(("postgresql", lambda i: fresh_pg_database(f"onestop_bench_{i}", args.postgres)))
+            backends.append(("postgresql", lambda _i: fresh_pg_database(f"onestop_bench_{next(fresh)}", args.postgres)))
         for name, url in backends:
-            rates = [run(url(i), args.count, Path(tmp) / "instance") for i in range(args.runs)]
-            print(f"engine {name}: {statistics.median(rates):.1f} life cycles/s (median of {args.runs} runs of "
-                  f"{args.count} 企业开办, 13 commits each; runs: {', '.join(f'{r:.1f}' for r in rates)})")
+            for redis_url in ([""] + ([args.redis] if args.redis else [])):
+                if name == "sqlite" and args.processes > 1:
+                    continue  # SQLite has one writer at a time: more processes only queue up
+                rates = [run(url(i), args.count, Path(tmp) / "instance", redis_url, args.processes)
+                         for i in range(args.runs)]
+                jobs = ("jobs to rq" if redis_url else "jobs inline") + f", {args.processes} process(es)"
+                print(f"engine {name}, {jobs}: {statistics.median(rates):.1f} life cycles/s (median of {args.runs} "
+                      f"runs of {args.count} 企业开办, 13 commits each; runs: {', '.join(f'{r:.1f}' for r in rates)})")
 
 
 if __name__ == "__main__":

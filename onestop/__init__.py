@@ -27,6 +27,13 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     from onestop import extensions as ext
 
     ext.db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from sqlalchemy import event
+
+        from onestop.config import sqlite_pragmas
+
+        with app.app_context():
+            event.listen(ext.db.engine, "connect", sqlite_pragmas)
     ext.migrate.init_app(app, ext.db, directory=str(PROJECT_ROOT / "migrations"))
     ext.csrf.init_app(app)
     ext.limiter.init_app(app)

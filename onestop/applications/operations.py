@@ -207,6 +207,8 @@ def lock_application(application_id: int) -> Application | None:
     """
     stmt = (
         select(Application).where(Application.id == application_id)
+        # Steps and answers are what routing and fan-in read; a step's log and pauses load only for
+        # the step that moves.
         .options(selectinload(Application.steps), selectinload(Application.answers))
         .execution_options(populate_existing=True)
     )

@@ -105,19 +105,25 @@ def _write_pending_events(session: Session) -> None:
         return
     session.flush()
     _resolve_subject_ids(pending)
-    # Taking the head row first (an UPDATE is a write lock on every backend) serialises chain appends.
-    session.execute(update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1))
-    head = session.execute(select(AuditChainHead).where(AuditChainHead.id == 1)).scalar_one_or_none()
-    if head is None:
-        head = AuditChainHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
-        session.add(head)
-    else:
-        session.refresh(head)
+    # Taking the head row with an UPDATE (a write lock on every backend) serialises chain appends;
+    # RETURNING reads it in the same statement.
+    row = session.execute(
+        update(AuditChainHead).where(AuditChainHead.id == 1).values(id=1)
+        .returning(AuditChainHead.last_seq, AuditChainHead.last_hash)
+    ).one_or_none()
+    last_seq, last_hash = row if row is not None else (0, GENESIS_HASH)
+    events = []
     for item in pending:
-        ev = AuditEvent(seq=head.last_seq + 1, prev_hash=head.last_hash, **item)
+        ev = AuditEvent(seq=last_seq + 1, prev_hash=last_hash, **item)
         ev.hash = ev.compute_hash()
-        session.add(ev)
-        head.last_seq, head.last_hash = ev.seq, ev.hash
+        events.append(ev)
+        last_seq, last_hash = ev.seq, ev.hash
+    session.add_all(events)
+    if row is None:
+        session.add(AuditChainHead(id=1, last_seq=last_seq, last_hash=last_hash))
+    else:
+        session.execute(update(AuditChainHead).where(AuditChainHead.id == 1)
+                        .values(last_seq=last_seq, last_hash=last_hash))
     session.flush()
 
 

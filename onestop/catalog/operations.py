@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from onestop.accounts.models import Department
@@ -20,6 +22,21 @@ def bundle_of(version: BundleVersion) -> Bundle:
     if bundle is None:
         bundle = _bundles_by_hash[version.sha256] = Bundle.model_validate(version.definition)
     return bundle
+
+
+def bundle_of_application(application: Any) -> Bundle:
+    """The bundle an application pinned, without loading its version row when this process has seen it
+    (a version row never changes; its id is unique per database, hence the engine URL in the key)."""
+    key = (str(db.engine.url), application.bundle_version_id)
+    sha = _version_hashes.get(key)
+    if sha is not None and sha in _bundles_by_hash:
+        return _bundles_by_hash[sha]
+    bundle = bundle_of(application.bundle_version)
+    _version_hashes[key] = application.bundle_version.sha256
+    return bundle
+
+
+_version_hashes: dict[tuple[str, int], str] = {}
 
 
 def sync_catalog(catalog: Catalog, actor: Actor | None = None) -> list[str]:
@@ -89,4 +106,8 @@ def current_version(code: str) -> BundleVersion | None:
 
 
 def department_map() -> dict[str, Department]:
-    return {d.code: d for d in db.session.scalars(select(Department))}
+    """Departments by code, read once per transaction."""
+    info = db.session().info
+    if "onestop_departments" not in info:
+        info["onestop_departments"] = {d.code: d for d in db.session.scalars(select(Department))}
+    return info["onestop_departments"]  # type: ignore[no-any-return]

@@ -66,10 +66,24 @@ _cache: dict[str, tuple[tuple[object, ...], WorkCalendar]] = {}
 
 
 def work_calendar() -> WorkCalendar:
-    """The calendar as the database has it now; rebuilt only when a year or a day was changed."""
+    """The calendar as the database has it now; rebuilt only when a year or a day was changed.
+
+    Checked once per transaction (the session's info is cleared at commit and rollback)."""
+    info = db.session().info
+    cached_here = info.get("onestop_calendar")
+    if cached_here is not None:
+        return cached_here  # type: ignore[no-any-return]
+    calendar = _current_calendar()
+    info["onestop_calendar"] = calendar
+    return calendar
+
+
+def _current_calendar() -> WorkCalendar:
+    # Loading a year and correcting a day both touch calendar_years.loaded_at, so this one cheap query
+    # tells whether any process changed the calendar since it was cached.
     stamp = tuple(db.session.execute(
         select(func.count(CalendarYear.year), func.max(CalendarYear.loaded_at))
-    ).one()) + tuple(db.session.execute(select(func.count(CalendarDay.day))).one())
+    ).one())
     key = str(db.engine.url)
     cached = _cache.get(key)
     if cached and cached[0] == stamp:

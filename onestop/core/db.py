@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 # Named constraints make migrations reversible and their errors readable on every backend.
 NAMING_CONVENTION = {
@@ -46,3 +46,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# Per-transaction caches (calendar, departments) live in session.info under these keys and end with it.
+TRANSACTION_CACHE_KEYS = ("onestop_calendar", "onestop_departments")
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_transaction_caches(session: Session) -> None:
+    for key in TRANSACTION_CACHE_KEYS:
+        session.info.pop(key, None)

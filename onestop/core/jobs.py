@@ -59,41 +59,49 @@ def commit() -> None:
 
 
 def dispatch_ready() -> None:
+    """Hand this commit's jobs over as one unit: one rq job (retried whole; every job is idempotent),
+    or, without Redis, one inline transaction."""
     ready = db.session().info.pop(_READY, [])
     if not ready:
         return
+    batch = list(dict.fromkeys((name, tuple(args)) for name, args in ready))  # the same job once
     redis_url = current_app.config.get("REDIS_URL")
     if redis_url and not current_app.config.get("ONESTOP_INLINE_JOBS"):
         from rq import Retry
 
-        queue = _queue(redis_url)
-        for name, args in ready:
-            queue.enqueue(execute, name, *args, retry=Retry(max=len(RQ_RETRY_INTERVALS), interval=RQ_RETRY_INTERVALS))
+        _queue(redis_url).enqueue(execute_many, batch,
+                                  retry=Retry(max=len(RQ_RETRY_INTERVALS), interval=RQ_RETRY_INTERVALS))
     else:
-        for name, args in ready:
-            _run_inline(name, args)
+        _run_inline(batch)
 
 
 def _queue(redis_url: str) -> Any:
-    from redis import Redis
-    from rq import Queue
+    queue = _queues.get(redis_url)
+    if queue is None:
+        from redis import Redis
+        from rq import Queue
 
-    return Queue("onestop", connection=Redis.from_url(redis_url))
+        queue = _queues[redis_url] = Queue("onestop", connection=Redis.from_url(redis_url))
+    return queue
 
 
-def _run_inline(name: str, args: tuple[Any, ...]) -> None:
+_queues: dict[str, Any] = {}
+
+
+def _run_inline(batch: list[tuple[str, tuple[Any, ...]]]) -> None:
     for attempt in range(1, INLINE_ATTEMPTS + 1):
         try:
-            _run(name, args)
+            _run(batch)
             return
         except Exception:
             db.session.rollback()
-            log.exception("job %s%r failed (attempt %d of %d)", name, args, attempt, INLINE_ATTEMPTS)
-    log.error("job %s%r gave up after %d attempts", name, args, INLINE_ATTEMPTS)
+            log.exception("jobs %r failed (attempt %d of %d)", batch, attempt, INLINE_ATTEMPTS)
+    log.error("jobs %r gave up after %d attempts", batch, INLINE_ATTEMPTS)
 
 
-def _run(name: str, args: tuple[Any, ...]) -> None:
-    JOBS[name](*args)
+def _run(batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+    for name, args in batch:
+        JOBS[name](*args)
     commit()
 
 
@@ -101,7 +109,12 @@ _worker_app: Flask | None = None
 
 
 def execute(name: str, *args: Any) -> None:
-    """rq entry point: one app per worker process, one commit per job; an exception makes rq retry."""
+    """rq entry point for one job (the periodic sweep)."""
+    execute_many([(name, args)])
+
+
+def execute_many(batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """rq entry point: one app per worker process, one commit per batch; an exception makes rq retry."""
     global _worker_app
     if _worker_app is None:
         from onestop import create_app
@@ -109,7 +122,7 @@ def execute(name: str, *args: Any) -> None:
         _worker_app = create_app()
     with _worker_app.app_context():
         try:
-            _run(name, args)
+            _run([(name, tuple(args)) for name, args in batch])
         except Exception:
             db.session.rollback()
             raise

@@ -20,7 +20,7 @@ from onestop.applications import engine
 from onestop.applications.models import Step, StepAlert
 from onestop.applications.operations import advance, lock_application
 from onestop.audit.operations import Actor, record
-from onestop.catalog.operations import bundle_of
+from onestop.catalog.operations import bundle_of_application
 from onestop.clocks.operations import work_calendar
 from onestop.core.clock import now
 from onestop.core.jobs import after_commit, commit, job
@@ -76,7 +76,7 @@ def _sweep_step(step_id: int, report: SweepReport) -> None:
     application = lock_application(step.application_id)
     assert application is not None
     step = next(s for s in application.steps if s.id == step_id)
-    bundle = bundle_of(application.bundle_version)
+    bundle = bundle_of_application(application)
     item = bundle.item(step.item_code)
     if _act(step, item, report):
         db.session.flush()

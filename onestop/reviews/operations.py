@@ -16,7 +16,7 @@ from onestop.applications import engine
 from onestop.applications.models import Application, Step, StepExtension
 from onestop.applications.operations import advance, lock_application
 from onestop.audit.operations import Actor, record
-from onestop.catalog.operations import bundle_of
+from onestop.catalog.operations import bundle_of, bundle_of_application
 from onestop.core.clock import now
 from onestop.core.jobs import after_commit
 from onestop.extensions import db
@@ -65,7 +65,7 @@ def decide(step_id: int, expected_version: int | None, decision: Decision, revie
                         resume_to=StepState(step.resume_state) if step.resume_state else None)
     except InvalidTransition:
         raise DecisionError("not_allowed", step) from None
-    bundle = bundle_of(application.bundle_version)
+    bundle = bundle_of_application(application)
     item = bundle.item(step.item_code)
     actor = Actor(reviewer.id, reviewer.role_label, step.department_id)
     handler = _HANDLERS.get(decision.action)
@@ -217,7 +217,7 @@ def decide_extension(extension_id: int, approve: bool, head: User) -> StepExtens
         extension.decided_by_id, extension.decided_at = head.id, now()
         extension.state = "approved" if approve else "refused"
     if approve:
-        item = bundle_of(application.bundle_version).item(step.item_code)
+        item = bundle_of_application(application).item(step.item_code)
         _check_extension_bound(step, item, Decimal(extension.amount))
         before = step.due_at
         step.extension_amount = Decimal(step.extension_amount) + Decimal(extension.amount)
