@@ -107,6 +107,33 @@ COMPANY_ANSWERS: dict[str, Any] = {
 }
 
 
+def answers_for(bundle_code: str, applicant: User, **overrides: Any) -> dict[str, Any]:
+    """Plausible answers for every field of a bundle (the known samples where there are some)."""
+    from workflows.catalog.schema import FieldType
+
+    bundle = bundle_of(current_version(bundle_code))
+    samples = {"restaurant_opening": RESTAURANT_ANSWERS, "company_establishment": COMPANY_ANSWERS}.get(bundle_code, {})
+    answers: dict[str, Any] = {}
+    for spec in bundle.fields:
+        if spec.key in samples and samples[spec.key] is not None:
+            answers[spec.key] = samples[spec.key]
+            continue
+        answers[spec.key] = {
+            FieldType.SELECT: lambda s: s.choices[0].value,
+            FieldType.NUMBER: lambda s: int(s.min or 1),
+            FieldType.INTEGER: lambda s: int(s.min or 1),
+            FieldType.BOOLEAN: lambda s: s.required,  # a required checkbox is a commitment: ticked
+            FieldType.DATE: lambda s: "2025-01-06",
+            FieldType.RESIDENT_ID: lambda s: applicant.id_number,
+            FieldType.CREDIT_CODE: lambda s: applicant.enterprise.credit_code if applicant.enterprise else None,
+            FieldType.PHONE: lambda s: "13800000002",
+            FieldType.EMAIL: lambda s: "op@example.cn",
+        }.get(spec.type, lambda s: "测试内容")(spec)
+    answers.update(overrides)
+    return {k: v for k, v in answers.items()
+            if v is not None and (bundle.field(k).show_if is None or bundle.field(k).show_if.holds(answers))}
+
+
 def upload(owner: User, key: str, content: bytes | None = None, filename: str = "file.pdf") -> int:
     storage = FileStorage(io.BytesIO(content or pdf_bytes()), filename=filename)
     return check_and_store(storage, owner, key, ["pdf", "jpeg", "png"]).id
@@ -122,12 +149,9 @@ def make_application(
     if applicant is None:
         applicant = make_operator() if bundle.audience == "enterprise" else make_person()
     if answers is None:
-        answers = dict(RESTAURANT_ANSWERS if bundle_code == "restaurant_opening" else COMPANY_ANSWERS)
+        answers = answers_for(bundle_code, applicant)
         if bundle_code == "restaurant_opening":
-            answers["credit_code"] = applicant.enterprise.credit_code
             answers["operator_id"] = applicant.id_number
-        else:
-            answers["legal_rep_id"] = applicant.id_number
     materials = {}
     for spec in bundle.materials:
         visible = spec.show_if is None or spec.show_if.holds(answers)

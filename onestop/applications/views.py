@@ -115,6 +115,10 @@ def apply(code: str) -> str | Response:
         valid = form.validate_on_submit()
         answers = form.answers() if valid else _safe_raw(form, bundle)
         material_ids, materials_ok = _collect_materials(form, bundle, answers)
+        if valid:
+            # The matter's own conditions (e.g. the minimum publication period before a credit repair).
+            form.form_errors.extend(r.get(current_lang()) for r in bundle.refusals(answers, local_now().date()))
+            valid = not form.form_errors
         if valid and materials_ok:
             try:
                 result = submit(current_user, version, answers, material_ids, key,
