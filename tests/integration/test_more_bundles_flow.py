@@ -11,6 +11,7 @@ import time_machine
 
 from onestop.applications.operations import SubmissionError, answer_supplements, lock_application
 from onestop.core.jobs import commit
+from onestop.extensions import db
 from onestop.jobs.sweep import run_sweep
 from onestop.reviews.operations import Decision, decide
 from tests.factories import answers_for, make_application, make_operator, make_reviewer, step_of
@@ -87,6 +88,7 @@ def test_credit_repair_is_refused_before_the_publication_period_with_the_catalog
                                 fulfilment_date="2026-02-01")
         with pytest.raises(SubmissionError, match="not_eligible"):
             make_application("credit_repair", applicant=operator, answers=too_early)
+        db.session.rollback()
         login(client, "credit_op")
         form = client.get("/apply/credit_repair").get_data(as_text=True)
         data = {**too_early, "csrf_token": hidden(form, "csrf_token"),
