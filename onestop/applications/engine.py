@@ -55,6 +55,15 @@ def recompute_due(step: Step) -> None:
     step.due_at, step.due_provisional = due.due, due.provisional
 
 
+def explain(step: Step, lang: str) -> list[str]:
+    """How the step's due date was computed: start, limit, days skipped, pauses, extensions."""
+    if step.clock_start is None:
+        return []
+    due = compute_due(step.clock_start, limit_of(step), work_calendar(), pauses=pauses_of(step),
+                      extensions=extensions_of(step), start_day_counts=step.start_day_counts)
+    return due.explanation.lines("en" if lang == "en" else "zh")
+
+
 def clock_figures(step: Step, at: datetime) -> tuple[Decimal | None, Decimal | None]:
     """Working time counted and paused between the clock's start and `at`, in the limit's unit."""
     if step.clock_start is None or at < step.clock_start:
@@ -86,6 +95,9 @@ def move(
     before = step.state
     at = now()
     with db.session.no_autoflush:
+        if step.transitions and at < step.transitions[-1].at:
+            # The log is in server time and only moves forward: nothing is back-dated (禁止后补流程).
+            raise RuntimeError(f"step {step.id}: the server clock is behind the step's last transition")
         new_state = step_transition(step.step_state, action, resume_to=resume_to)
         step.state = new_state
         if step.is_open:

@@ -66,6 +66,12 @@ def step_state(state: str) -> str:
     }.get(state, state)
 
 
+def due_explanation(step: Any) -> list[str]:
+    from onestop.applications.engine import explain
+
+    return explain(step, current_lang())
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         local_time=local_time,
@@ -73,6 +79,7 @@ def init_app(app: Flask) -> None:
         limit=limit_text,
         app_state=application_state,
         step_state=step_state,
+        due_explanation=due_explanation,
         mask_id=mask_resident_id,
         mask_phone=mask_phone,
         mask_name=mask_name,

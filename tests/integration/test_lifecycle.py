@@ -152,7 +152,7 @@ def test_approval_on_commitment_schedules_the_post_check_and_the_head_can_revoke
     commit()
     assert food.post_check_outcome == "revoked"
     drainage = step_of(application, "drainage_permit")
-    with pytest.raises(DecisionError, match="commitment_not_allowed"):
+    with at(23, 11), pytest.raises(DecisionError, match="commitment_not_allowed"):
         decide(drainage.id, None, Decision(StepAction.ACCEPT), staff["water"])
         decide(drainage.id, None, Decision(StepAction.APPROVE, on_commitment=True), staff["water"])
 

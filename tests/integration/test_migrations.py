@@ -53,6 +53,21 @@ def test_audit_events_are_append_only_in_the_database(app):
     db.session.rollback()
 
 
+def test_the_processing_time_log_is_append_only(app):
+    from tests.factories import make_application
+
+    make_application("restaurant_opening")
+    from onestop.core.jobs import commit
+
+    commit()
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        db.session.execute(sa.text("UPDATE step_transitions SET at = at"))
+    db.session.rollback()
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        db.session.execute(sa.text("DELETE FROM step_transitions"))
+    db.session.rollback()
+
+
 def test_postgres_is_really_exercised_when_configured():
     # Guards against a silently smaller run: CI sets TEST_DATABASE_URL and must run both backends.
     from tests.conftest import BACKENDS, REQUIRE_SERVICES

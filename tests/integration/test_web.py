@@ -335,3 +335,27 @@ def test_steps_are_created_only_for_started_items(app):
     make_application("restaurant_opening")
     commit()
     assert count(Step) == 4
+
+
+def test_due_dates_are_explained_to_reviewer_and_applicant(client):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from onestop.reviews.operations import Decision, decide
+    from workflows.states import StepAction
+
+    with time_machine.travel(datetime(2026, 9, 29, 10, tzinfo=ZoneInfo("Asia/Shanghai"))):
+        operator = make_operator("explained")
+        application = make_application("restaurant_opening", applicant=operator, state="licence_approved")
+        reviewer = make_reviewer("samr", "samr_explain")
+        food = step_of(application, "food_licence")
+        decide(food.id, None, Decision(StepAction.ACCEPT), reviewer)
+        commit()
+        login(client, "samr_explain")
+        page = client.get(f"/desk/steps/{food.id}").get_data(as_text=True)
+        assert "时限计算说明" in page and "2026-10-01 至 2026-10-07 国庆节（法定节假日）" in page
+        assert "环节办理记录" in page and "已受理，审查中" in page
+        client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
+        login(client, "explained")
+        detail = client.get(f"/my/applications/{application.reference}").get_data(as_text=True)
+        assert "计入的调休上班日：2026-10-10" in detail and "到期时间：2026-10-12 17:00" in detail
