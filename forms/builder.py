@@ -144,3 +144,25 @@ def build_form(bundle: Bundle, lang: str, *, today: date | None = None) -> type[
         attrs[f"file_{material.key}"] = FileField(material.name.get(lang))
         attrs[f"kept_{material.key}"] = HiddenField()
     return type(f"{bundle.code.title().replace('_', '')}Form", (BundleForm,), attrs)
+
+
+class SupplementForm(BaseForm):
+    """The applicant's answer to every open supplement request at once; fields added by the builder."""
+
+
+def build_supplement_form(
+    bundle: Bundle, field_keys: list[str], material_keys: list[str], lang: str, *, today: date | None = None,
+) -> type[SupplementForm]:
+    """Only what the departments asked for: those fields (required now) and those materials."""
+    attrs: dict[str, Any] = {}
+    for key in field_keys:
+        spec = bundle.field(key).model_copy(update={"show_if": None, "required": True})
+        attrs[key] = _field(bundle, spec, lang, today)
+    for key in material_keys:
+        material = next(m for m in bundle.materials if m.key == key)
+        attrs[f"file_{key}"] = FileField(material.name.get(lang))
+    return type("SupplementAnswerForm", (SupplementForm,), attrs)
+
+
+class WithdrawForm(BaseForm):
+    reason = TextAreaField(_l("Why do you withdraw?"), validators=[Required(), Length(max=1000)])

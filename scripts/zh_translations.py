@@ -84,7 +84,6 @@ ZH = {
     "Suspended": "中止",
     "Approved": "准予",
     "Terminated": "终止",
-    "A rejection needs the reason and its legal basis.": "不予办理须写明理由和法律依据。",
     "the system": "系统",
     "This step was already decided by %(who)s; nothing was changed.": "该环节已由%(who)s作出决定，本次未作任何更改。",
     "This step changed while you were reading it; please check it again.": "该环节在您查看期间已发生变化，请重新核对。",

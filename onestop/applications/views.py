@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
@@ -11,18 +13,27 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from forms.builder import BundleForm, build_form
+from forms.builder import BundleForm, WithdrawForm, build_form, build_supplement_form
 from onestop.accounts.models import User
+from onestop.applications.engine import open_request
 from onestop.applications.models import Application, Material
-from onestop.applications.operations import SubmissionError, submit
+from onestop.applications.operations import (
+    AnswerError,
+    SubmissionError,
+    answer_supplements,
+    lock_application,
+    submit,
+    withdraw,
+)
 from onestop.applications.uploads import UploadError, check_and_store, material_path
-from onestop.audit.operations import record
+from onestop.audit.operations import Actor, record
 from onestop.catalog.operations import bundle_of, current_version, department_map
 from onestop.core.clock import local_now
 from onestop.core.i18n import current_lang
 from onestop.core.jobs import commit
 from onestop.extensions import db, limiter
 from workflows.catalog.schema import Bundle
+from workflows.states import InvalidTransition
 
 bp = Blueprint("applications", __name__)
 
@@ -167,13 +178,129 @@ def _own_application(reference: str) -> Application:
     return application
 
 
+def _todo(application: Application) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """一次性告知, merged: every open request of every department, and the keys to answer."""
+    items: list[dict[str, Any]] = []
+    fields: list[str] = []
+    materials: list[str] = []
+    for step in application.steps:
+        request_ = open_request(step) if step.state == "supplement" else None
+        if request_ is not None:
+            for problem in request_.problems:
+                items.append({"step": step, "request": request_, **problem})
+                target = fields if problem["kind"] == "field" else materials if problem["kind"] == "material" else None
+                if target is not None and problem["key"] not in target:
+                    target.append(problem["key"])
+        for key in step.outstanding_materials or []:
+            items.append({"step": step, "request": None, "kind": "promised", "key": key,
+                          "message": _("Promised when the department accepted (容缺)"), "due_at": step.outstanding_due_at})
+            if key not in materials:
+                materials.append(key)
+    return items, fields, materials
+
+
+def _supplement_form(application: Application, bundle: Bundle, formdata: Any = None) -> Any:
+    _items, fields, materials = _todo(application)
+    if not fields and not materials:
+        return None
+    form_class = build_supplement_form(bundle, fields, materials, current_lang(), today=local_now().date())
+    answers = application.answer_map
+    return form_class(formdata=formdata, data={k: answers.get(k) for k in fields}) if formdata is not None \
+        else form_class(data={k: answers.get(k) for k in fields})
+
+
 @bp.route("/my/applications/<reference>")
 @login_required
 def detail(reference: str) -> str:
     application = _own_application(reference)
+    return _render_detail(application)
+
+
+def _render_detail(application: Application, supplement_form: Any = None, withdraw_form: Any = None) -> str:
     bundle = bundle_of(application.bundle_version)
-    return render_template("applications/detail.html", application=application, bundle=bundle,
-                           departments={d.id: d for d in department_map().values()})
+    todo, _fields, _materials = _todo(application)
+    return render_template(
+        "applications/detail.html", application=application, bundle=bundle,
+        departments={d.id: d for d in department_map().values()}, todo=todo,
+        supplement_form=supplement_form or _supplement_form(application, bundle),
+        withdraw_form=withdraw_form or WithdrawForm(formdata=None),
+        can_withdraw=application.state == "in_progress",
+    )
+
+
+@bp.route("/my/applications/<reference>/supplement", methods=["POST"])
+@login_required
+@limiter.limit("30 per minute")
+def supplement(reference: str) -> str | Response:
+    application = _own_application(reference)
+    bundle = bundle_of(application.bundle_version)
+    form = _supplement_form(application, bundle, formdata=request.form)
+    if form is None:
+        flash(_("Nothing is waiting for your answer."), "info")
+        return redirect(url_for("applications.detail", reference=reference))
+    valid = form.validate_on_submit()
+    _items, fields, materials = _todo(application)
+    material_ids: dict[str, int] = {}
+    asked = {p["key"] for p in _items if p["kind"] == "material"}
+    for key in materials:
+        upload = request.files.get(f"file_{key}")
+        if upload is None or not upload.filename:
+            if key in asked:  # promised 容缺 materials may come later still; asked ones are needed now
+                form[f"file_{key}"].errors = [_("Please upload %(name)s.", name=_material_name(bundle, key))]
+                valid = False
+            continue
+        spec = next(m for m in bundle.materials if m.key == key)
+        try:
+            material_ids[key] = check_and_store(upload, current_user, key, list(spec.formats)).id
+        except UploadError as exc:
+            form[f"file_{key}"].errors = [_UPLOAD_ERRORS[exc.code]()]
+            valid = False
+    if valid:
+        application = lock_application(application.id)
+        try:
+            answers = {key: _json_value(form[key].data) for key in fields}
+            resumed = answer_supplements(application, current_user, answers, material_ids)
+            commit()
+        except AnswerError as exc:
+            db.session.rollback()
+            form.form_errors.append(_("This answer does not match what was asked (%(detail)s).", detail=exc.detail or exc.code))
+        else:
+            flash(_("Thank you. %(n)d department(s) resumed their work.", n=len(resumed)), "success")
+            return redirect(url_for("applications.detail", reference=reference))
+    else:
+        commit()  # accepted uploads are kept for the next attempt
+    return _render_detail(application, supplement_form=form)
+
+
+def _material_name(bundle: Bundle, key: str) -> str:
+    return next(m.name.get(current_lang()) for m in bundle.materials if m.key == key)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value.strip() if isinstance(value, str) else value
+
+
+@bp.route("/my/applications/<reference>/withdraw", methods=["POST"])
+@login_required
+def withdraw_view(reference: str) -> str | Response:
+    application = _own_application(reference)
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        return _render_detail(application, withdraw_form=form)
+    application = lock_application(application.id)
+    try:
+        withdraw(application, form.reason.data.strip(), Actor(current_user.id, current_user.kind))
+        commit()
+    except InvalidTransition:
+        db.session.rollback()
+        flash(_("This matter has ended and can no longer be withdrawn."), "error")
+    else:
+        flash(_("The matter was withdrawn."), "success")
+    return redirect(url_for("applications.detail", reference=reference))
 
 
 @bp.route("/materials/<int:material_id>")

@@ -110,10 +110,13 @@ def open_step_from_desk(page: Page, reference: str, item: str) -> None:
 
 
 def decide(page: Page, action: str, expected_state: str) -> None:
-    page.get_by_label("办理决定", exact=True).select_option(label=action)
-    page.get_by_role("button", name="提交办理决定").click()
+    page.locator("form.decision-form").get_by_role("button", name=action, exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("办理决定已记录。")
     expect(fact(page, "状态")).to_have_text(expected_state)
+
+
+def decision_buttons(page: Page):
+    return page.locator("form.decision-form button[name=action]")
 
 
 def accept_and_approve(page: Page, reference: str, item: str,
@@ -122,14 +125,13 @@ def accept_and_approve(page: Page, reference: str, item: str,
     expect(fact(page, "状态")).to_have_text("待受理")
     if on_open is not None:
         on_open(page)
-    # Only the actions the state allows are offered: 受理 or 不予办理 before acceptance.
-    options = page.get_by_label("办理决定", exact=True).locator("option")
-    expect(options).to_have_text(["受理", "不予办理"])
+    # Only the actions the state allows are offered: before acceptance, accept, ask for corrections, reject.
+    expect(decision_buttons(page)).to_have_text(["受理", "发送补正清单", "不予办理"])
     decide(page, "受理", "已受理，审查中")
-    expect(options).to_have_text(["准予", "不予办理"])
+    expect(decision_buttons(page)).to_have_text(["发送补正清单", "准予", "不予办理", "中止"])
     decide(page, "准予", "准予")
     # A decided step offers no further decision.
-    expect(page.get_by_role("button", name="提交办理决定")).to_have_count(0)
+    expect(decision_buttons(page)).to_have_count(0)
 
 
 # --- tests ---------------------------------------------------------------------------------------------

@@ -359,3 +359,107 @@ def test_due_dates_are_explained_to_reviewer_and_applicant(client):
         login(client, "explained")
         detail = client.get(f"/my/applications/{application.reference}").get_data(as_text=True)
         assert "计入的调休上班日：2026-10-10" in detail and "到期时间：2026-10-12 17:00" in detail
+
+
+def test_supplements_from_two_departments_answered_on_one_page(client):
+    operator = make_operator("todo_op")
+    application = make_application("restaurant_opening", applicant=operator, state="licence_approved")
+    samr, fire = make_reviewer("samr", "samr_todo"), make_reviewer("fire", "fire_todo")
+    commit()
+    food, check = step_of(application, "food_licence"), step_of(application, "fire_check")
+    login(client, "samr_todo")
+    page = client.get(f"/desk/steps/{food.id}").get_data(as_text=True)
+    missing = client.post(f"/desk/steps/{food.id}/decide", data={
+        "csrf_token": hidden(page, "csrf_token"), "version": hidden(page, "version"), "action": "request_supplement",
+        "problem_field_food_safety_manager": "1"}).get_data(as_text=True)
+    assert "请为每项勾选的内容或材料说明问题" in missing  # a ticked problem needs its message
+    r = client.post(f"/desk/steps/{food.id}/decide", data={
+        "csrf_token": hidden(page, "csrf_token"), "version": hidden(page, "version"), "action": "request_supplement",
+        "problem_field_food_safety_manager": "1", "message_field_food_safety_manager": "须为持证管理员",
+        "problem_material_floor_plan": "1", "message_material_floor_plan": "未标明加工区"})
+    assert r.status_code == 302
+    client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
+    login(client, "fire_todo")
+    page = client.get(f"/desk/steps/{check.id}").get_data(as_text=True)
+    client.post(f"/desk/steps/{check.id}/decide", data={
+        "csrf_token": hidden(page, "csrf_token"), "version": hidden(page, "version"), "action": "request_supplement",
+        "problem_material_fire_safety_plan": "1", "message_material_fire_safety_plan": "缺少疏散示意图"})
+    client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
+
+    login(client, "todo_op")
+    detail = client.get(f"/my/applications/{application.reference}").get_data(as_text=True)
+    assert "待补正事项（3项）" in detail and "须为持证管理员" in detail and "缺少疏散示意图" in detail
+    response = client.post(f"/my/applications/{application.reference}/supplement", data={
+        "csrf_token": hidden(detail, "csrf_token"), "food_safety_manager": "钱七",
+        "file_floor_plan": (io.BytesIO(pdf_bytes()), "plan.pdf"),
+        "file_fire_safety_plan": (io.BytesIO(pdf_bytes()), "fire.pdf")}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert (step_of(application, "food_licence").state, step_of(application, "fire_check").state) == (
+        "received", "received")
+    assert step_of(application, "drainage_permit").state == "received"  # did not ask, untouched
+    assert application.answer_map["food_safety_manager"] == "钱七"
+
+
+def test_the_head_approves_an_extension_and_the_applicant_sees_the_new_due_date(client):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    with time_machine.travel(datetime(2026, 11, 23, 10, tzinfo=ZoneInfo("Asia/Shanghai"))):
+        operator = make_operator("ext_op")
+        application = make_application("restaurant_opening", applicant=operator, state="licence_approved")
+        make_reviewer("samr", "samr_ext")
+        make_reviewer("samr", "samr_head_ext", head=True)
+        from onestop.reviews.operations import Decision, decide
+        from workflows.states import StepAction
+
+        food = step_of(application, "food_licence")
+        decide(food.id, None, Decision(StepAction.ACCEPT), db.session.scalar(select(User).where(User.username == "samr_ext")))
+        commit()
+        login(client, "samr_ext")
+        page = client.get(f"/desk/steps/{food.id}").get_data(as_text=True)
+        too_long = client.post(f"/desk/steps/{food.id}/extension", data={
+            "csrf_token": hidden(page, "csrf_token"), "amount": "11", "reason": "专家评审"}).get_data(as_text=True)
+        assert "延长时限超过本事项允许的上限" in too_long
+        client.post(f"/desk/steps/{food.id}/extension", data={
+            "csrf_token": hidden(page, "csrf_token"), "amount": "10", "reason": "专家评审"})
+        client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
+        login(client, "samr_head_ext")
+        assert "有延期申请等待您审批" in client.get("/desk/").get_data(as_text=True)
+        listing = client.get("/desk/extensions").get_data(as_text=True)
+        extension_id = re.search(r'/desk/extensions/(\d+)', listing).group(1)
+        client.post(f"/desk/extensions/{extension_id}", data={"csrf_token": hidden(listing, "csrf_token"),
+                                                              "decision": "approve"})
+        client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
+        login(client, "ext_op")
+        detail = client.get(f"/my/applications/{application.reference}").get_data(as_text=True)
+        assert "2026-12-14 17:00" in detail  # 15 working days from Tuesday 24 November
+
+
+def test_a_reviewer_cannot_decide_extensions(client):
+    make_reviewer("samr", "samr_noext")
+    commit()
+    login(client, "samr_noext")
+    assert client.get("/desk/extensions").status_code == 403
+
+
+def test_the_applicant_withdraws_with_a_reason(client):
+    operator = make_operator("wd_op")
+    application = make_application("restaurant_opening", applicant=operator)
+    commit()
+    login(client, "wd_op")
+    detail = client.get(f"/my/applications/{application.reference}").get_data(as_text=True)
+    empty = client.post(f"/my/applications/{application.reference}/withdraw",
+                        data={"csrf_token": hidden(detail, "csrf_token"), "reason": ""}).get_data(as_text=True)
+    assert "请填写撤回原因" in empty
+    client.post(f"/my/applications/{application.reference}/withdraw",
+                data={"csrf_token": hidden(detail, "csrf_token"), "reason": "不再开店"})
+    db.session.expire_all()
+    assert application.state == "withdrawn" and application.withdraw_reason == "不再开店"
+    other = make_person("wd_other")
+    commit()
+    client.post("/logout", data={"csrf_token": csrf(client, "/my/applications")})
+    login(client, "wd_other")
+    assert client.post(f"/my/applications/{application.reference}/withdraw",
+                       data={"csrf_token": csrf(client, "/my/applications"), "reason": "x"}).status_code == 404
+    assert other.id
