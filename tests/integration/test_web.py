@@ -364,7 +364,7 @@ def test_due_dates_are_explained_to_reviewer_and_applicant(client):
 def test_supplements_from_two_departments_answered_on_one_page(client):
     operator = make_operator("todo_op")
     application = make_application("restaurant_opening", applicant=operator, state="licence_approved")
-    samr, fire = make_reviewer("samr", "samr_todo"), make_reviewer("fire", "fire_todo")
+    make_reviewer("samr", "samr_todo"), make_reviewer("fire", "fire_todo")
     commit()
     food, check = step_of(application, "food_licence"), step_of(application, "fire_check")
     login(client, "samr_todo")
