@@ -58,4 +58,9 @@ ZH = {
     "Confirm and continue": "确认办理",
     "Withdraw this matter": "撤回本办件",
     "Withdraw": "撤回",
+    "Applicant": "申请人",
+    "Reviewer": "审批人员",
+    "Department head": "科室负责人",
+    "Administrator": "管理员",
+    "Auditor": "效能监察",
 }

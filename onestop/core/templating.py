@@ -66,6 +66,14 @@ def step_state(state: str) -> str:
     }.get(state, state)
 
 
+def role_label(role: str) -> str:
+    return {
+        "person": _("Applicant"), "enterprise": _("Applicant"), "reviewer": _("Reviewer"),
+        "head": _("Department head"), "system": _("the system"), "admin": _("Administrator"),
+        "auditor": _("Auditor"),
+    }.get(role, role)
+
+
 def due_explanation(step: Any) -> list[str]:
     from onestop.applications.engine import explain
 
@@ -80,6 +88,7 @@ def init_app(app: Flask) -> None:
         app_state=application_state,
         step_state=step_state,
         due_explanation=due_explanation,
+        role=role_label,
         mask_id=mask_resident_id,
         mask_phone=mask_phone,
         mask_name=mask_name,
