@@ -171,7 +171,6 @@ ZH = {
     "No": "否",
     "%(n)d pages": "%(n)d页",
     "held by the government": "政府已掌握",
-    "Record the decision": "提交办理决定",
     "How this date is computed": "时限计算说明",
     "How the due date is computed": "时限计算说明",
     "Waiting for your supplement; the time limit is paused.": "待您补正材料，办理时限暂停计算。",
