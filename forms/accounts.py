@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import EqualTo, Length, Optional, Regexp
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import AnyOf, EqualTo, Length, Optional, Regexp
 
 from forms.base import BaseForm, CreditCode, Required, ResidentId
 
@@ -42,3 +42,12 @@ class EnterpriseRegistrationForm(_Credentials):
     enterprise_address = StringField(_l("Registered address"), validators=[Optional(), Length(max=200)])
     name = StringField(_l("Operator's real name"), validators=[Required(), Length(max=50)])
     id_number = StringField(_l("Operator's resident ID number"), validators=[Required(), ResidentId()])
+
+
+class TrackForm(BaseForm):
+    reference = StringField(_l("Reference number"), validators=[Required(), Length(max=32)])
+    query_code = StringField(_l("Query code"), validators=[Required(), Length(max=16)])
+
+
+class ConsentForm(BaseForm):
+    decision = HiddenField(validators=[AnyOf(("give", "revoke"))])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -13,10 +14,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from forms.accounts import ConsentForm, TrackForm
 from forms.builder import BundleForm, WithdrawForm, build_form, build_supplement_form
 from onestop.accounts.models import User
 from onestop.applications.engine import open_request
-from onestop.applications.models import Application, Material
+from onestop.applications.messages import message_text
+from onestop.applications.models import Application, Material, Notification
 from onestop.applications.operations import (
     AnswerError,
     SubmissionError,
@@ -28,7 +31,7 @@ from onestop.applications.operations import (
 from onestop.applications.uploads import UploadError, check_and_store, material_path
 from onestop.audit.operations import Actor, record
 from onestop.catalog.operations import bundle_of, current_version, department_map
-from onestop.core.clock import local_now
+from onestop.core.clock import local_now, now
 from onestop.core.i18n import current_lang
 from onestop.core.jobs import commit
 from onestop.extensions import db, limiter
@@ -324,3 +327,52 @@ def material(material_id: int) -> Response:
         abort(404)
     return send_file(material_path(item), mimetype=item.content_type, download_name=item.filename or "material",
                      as_attachment=request.args.get("download") == "1", max_age=0)
+
+
+@bp.route("/messages")
+@login_required
+def messages() -> str:
+    """The message centre; opening it marks what is shown as read."""
+    items = db.session.scalars(select(Notification).where(Notification.user_id == current_user.id)
+                               .order_by(Notification.id.desc()).limit(100)).all()
+    unread = {n.id for n in items if n.read_at is None}
+    for n in items:
+        if n.read_at is None:
+            n.read_at = now()
+    commit()
+    return render_template("applications/messages.html", items=items, unread=unread, text=message_text)
+
+
+@bp.route("/track", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def track() -> str:
+    """Progress by reference number and query code, without logging in; no personal data shown."""
+    form = TrackForm()
+    application = None
+    if form.validate_on_submit():
+        candidate = db.session.scalar(select(Application).where(Application.reference == form.reference.data.strip()))
+        code = (form.query_code.data or "").strip().upper()
+        if candidate is not None and hmac.compare_digest(candidate.query_code, code):
+            application = candidate
+        else:
+            form.form_errors.append(_("No matter matches this reference number and query code."))
+    bundle = bundle_of(application.bundle_version) if application else None
+    return render_template("applications/track.html", form=form, application=application, bundle=bundle,
+                           departments={d.id: d for d in department_map().values()})
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile() -> str | Response:
+    """一人一档 / 一企一档: what onestop holds, and the consent to reuse it (revocable)."""
+    _applicant_required()
+    form = ConsentForm()
+    if form.validate_on_submit():
+        give = form.decision.data == "give"
+        current_user.prefill_consent_at = now() if give else None
+        record("account:consent_given" if give else "account:consent_revoked", "user", current_user.id)
+        commit()
+        flash(_("Your forms will be prefilled from your profile.") if give
+              else _("Consent revoked: your forms will no longer be prefilled."), "success")
+        return redirect(url_for("applications.profile"))
+    return render_template("applications/profile.html", form=form)

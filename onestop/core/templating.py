@@ -81,6 +81,20 @@ def due_explanation(step: Any) -> list[str]:
 
 
 def init_app(app: Flask) -> None:
+    @app.context_processor
+    def _unread() -> dict[str, Any]:
+        from flask_login import current_user
+        from sqlalchemy import func, select
+
+        from onestop.applications.models import Notification
+        from onestop.extensions import db
+
+        if not current_user or not current_user.is_authenticated:
+            return {"unread_count": 0}
+        count = db.session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.user_id == current_user.id, Notification.read_at.is_(None)))
+        return {"unread_count": count}
+
     app.jinja_env.filters.update(
         local_time=local_time,
         text=text,

@@ -463,3 +463,42 @@ def test_the_applicant_withdraws_with_a_reason(client):
     assert client.post(f"/my/applications/{application.reference}/withdraw",
                        data={"csrf_token": csrf(client, "/my/applications"), "reason": "x"}).status_code == 404
     assert other.id
+
+
+def test_progress_by_reference_and_query_code_shows_no_personal_data(client):
+    operator = make_operator("track_op")
+    application = make_application("restaurant_opening", applicant=operator)
+    commit()
+    page = client.get("/track").get_data(as_text=True)
+    wrong = client.post("/track", data={"csrf_token": hidden(page, "csrf_token"), "reference": application.reference,
+                                        "query_code": "WRONG1"}).get_data(as_text=True)
+    assert "未找到与该办件编号和查询码对应的办件" in wrong and "营业执照（门店）" not in wrong
+    found = client.post("/track", data={"csrf_token": hidden(page, "csrf_token"), "reference": application.reference,
+                                        "query_code": application.query_code.lower()}).get_data(as_text=True)
+    assert "营业执照（门店）" in found and "待受理" in found
+    for personal in (operator.name, operator.id_number, operator.phone, operator.enterprise.name, "豫味小馆"):
+        assert personal not in found
+
+
+def test_the_message_centre_shows_news_and_marks_it_read(client):
+    operator = make_operator("msg_op")
+    application = make_application("restaurant_opening", applicant=operator)
+    commit()
+    login(client, "msg_op")
+    assert 'class="badge"' in client.get("/my/applications").get_data(as_text=True)
+    page = client.get("/messages").get_data(as_text=True)
+    assert f"您的办件{application.reference}已提交。" in page
+    assert 'class="badge"' not in client.get("/my/applications").get_data(as_text=True)
+
+
+def test_revoking_consent_stops_the_prefill(client):
+    operator = make_operator("consent_op")
+    commit()
+    login(client, "consent_op")
+    assert operator.enterprise.credit_code in client.get("/apply/restaurant_opening").get_data(as_text=True)
+    page = client.get("/profile").get_data(as_text=True)
+    assert "410105********" in page  # the ID number is masked on the profile page
+    client.post("/profile", data={"csrf_token": hidden(page, "csrf_token"), "decision": "revoke"})
+    assert operator.enterprise.credit_code not in client.get("/apply/restaurant_opening").get_data(as_text=True)
+    db.session.expire_all()
+    assert operator.prefill_consent_at is None

@@ -1,0 +1,38 @@
+"""The message centre (站内消息): words for each notification kind, in the reader's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+
+from onestop.applications.models import Notification
+
+
+def message_text(notification: Notification) -> str:
+    data: dict[str, Any] = notification.data or {}
+    reference = data.get("reference", "")
+    kind = notification.kind
+    texts = {
+        "submitted": lambda: _("Your matter %(ref)s was submitted.", ref=reference),
+        "completed": lambda: _("Your matter %(ref)s is completed: all results are ready.", ref=reference),
+        "partially_completed": lambda: _("Your matter %(ref)s has ended; some items were not approved.", ref=reference),
+        "rejected": lambda: _("Your matter %(ref)s was not approved.", ref=reference),
+        "withdrawn": lambda: _("Your matter %(ref)s was withdrawn.", ref=reference),
+        "supplement_requested": lambda: _("A department asks for corrections on %(ref)s.", ref=reference),
+        "not_supplemented": lambda: _("An item of %(ref)s ended because the corrections did not arrive in time.", ref=reference),
+        "step_extended": lambda: _("A department extended its time limit on %(ref)s.", ref=reference),
+        "step_accepted": lambda: _("A department accepted %(ref)s.", ref=reference),
+        "step_approved": lambda: _("A department approved its item of %(ref)s.", ref=reference),
+        "step_rejected": lambda: _("A department did not approve its item of %(ref)s.", ref=reference),
+        "step_received": lambda: _("New in your queue: %(ref)s.", ref=reference),
+        "step_warning": lambda: _("Due soon: %(ref)s.", ref=reference),
+        "step_overdue": lambda: _("Overdue: %(ref)s.", ref=reference),
+        "step_overdue_3": lambda: _("Reminder: %(ref)s is 3 working days overdue.", ref=reference),
+        "step_overdue_10": lambda: _("Formal notice: %(ref)s is 10 working days overdue.", ref=reference),
+        "step_post_check_due": lambda: _("A post-approval check is due: %(ref)s.", ref=reference),
+        "post_check_revoked": lambda: _("A result of %(ref)s was revoked after the post-approval check.", ref=reference),
+        "post_check_confirmed": lambda: _("The post-approval check of %(ref)s confirmed your commitment.", ref=reference),
+    }
+    text = texts.get(kind)
+    return text() if text else _("News about %(ref)s.", ref=reference)
