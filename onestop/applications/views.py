@@ -225,6 +225,7 @@ def _render_detail(application: Application, supplement_form: Any = None, withdr
     return render_template(
         "applications/detail.html", application=application, bundle=bundle,
         departments={d.id: d for d in department_map().values()}, todo=todo,
+        asked_materials={t["key"] for t in todo if t["kind"] == "material"},
         supplement_form=supplement_form or _supplement_form(application, bundle),
         withdraw_form=withdraw_form or WithdrawForm(formdata=None),
         can_withdraw=application.state == "in_progress",
