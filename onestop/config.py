@@ -20,15 +20,6 @@ class ConfigError(RuntimeError):
     """A setting is missing or malformed."""
 
 
-def _bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ConfigError(f"{name}={raw!r}: expected one of 1/0, true/false, yes/no, on/off")
-
-
 def _int(name: str, raw: str, minimum: int = 0) -> int:
     try:
         value = int(raw)
@@ -166,6 +157,3 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
         argon2_profile=argon2_profile,
     )
 
-
-def parse_bool(name: str, raw: str) -> bool:
-    return _bool(name, raw)
