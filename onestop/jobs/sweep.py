@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from onestop.applications import engine
-from onestop.applications.models import Step, StepAlert
+from onestop.applications.models import Material, Step, StepAlert
+from onestop.applications.uploads import material_path
 from onestop.applications.operations import advance, lock_application
 from onestop.audit.operations import Actor, record
 from onestop.catalog.operations import bundle_of_application
@@ -50,8 +52,31 @@ def sweep_job() -> None:
              len(report.alerts))
 
 
+# Uploads kept for a form that was never submitted are removed after this long (the applicant had
+# the rest of the day to fix the form).
+ORPHAN_UPLOAD_AGE = timedelta(hours=24)
+
+
+def remove_orphan_uploads(report: SweepReport) -> None:
+    """Files uploaded with a form that was never submitted: not attached to any application."""
+    cutoff = now() - ORPHAN_UPLOAD_AGE
+    orphans = db.session.scalars(select(Material).where(
+        Material.application_id.is_(None), Material.uploaded_at < cutoff).limit(1000)).all()
+    for material in orphans:
+        path = material_path(material)
+        record("material:removed_unused", "material", material.id,
+               {"key": material.material_key, "sha256": material.sha256, "uploaded_at": material.uploaded_at},
+               actor=Actor.system())
+        db.session.delete(material)
+        db.session.flush()
+        path.unlink(missing_ok=True)  # after the row is gone from this transaction; a crash leaves a file only
+        report.actions.append(f"material {material.id}: unused upload removed")
+    commit()
+
+
 def run_sweep() -> SweepReport:
     report = SweepReport()
+    remove_orphan_uploads(report)
     open_states = [StepState.RECEIVED, StepState.ACCEPTED, StepState.SUPPLEMENT, StepState.SUSPENDED]
     step_ids = list(db.session.scalars(select(Step.id).where(Step.state.in_(open_states)).order_by(Step.id)))
     # Approved on commitment with the post-approval check still to record.

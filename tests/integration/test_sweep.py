@@ -145,3 +145,26 @@ def test_the_sweep_command(app):
     with at(2, 10, month=12):
         result = app.test_cli_runner().invoke(args=["onestop", "sweep"])
     assert result.exit_code == 0 and "1 actions" in result.output and "deemed accepted" in result.output
+
+
+def test_uploads_of_a_form_never_submitted_are_removed_after_a_day(app):
+    from onestop.applications.models import Material
+    from onestop.applications.uploads import material_path
+    from tests.factories import make_operator, upload
+
+    with at(23, 9):
+        operator = make_operator()
+        orphan = db.session.get(Material, upload(operator, "floor_plan"))
+        application = make_application("restaurant_opening", applicant=operator)
+        commit()
+    path = material_path(orphan)
+    used = application.materials[0]
+    assert path.exists()
+    with at(24, 8, 59):
+        run_sweep()
+    assert path.exists()  # less than a day old
+    with at(24, 9, 1):
+        report = sweep_twice()
+    assert report.actions == [f"material {orphan.id}: unused upload removed"]
+    assert not path.exists() and db.session.get(Material, orphan.id) is None
+    assert material_path(used).exists()  # attached materials stay
