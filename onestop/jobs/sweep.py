@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from onestop.applications import engine
 from onestop.applications.models import Material, Step, StepAlert
-from onestop.applications.uploads import material_path
 from onestop.applications.operations import advance, lock_application
+from onestop.applications.uploads import material_path
 from onestop.audit.operations import Actor, record
 from onestop.catalog.operations import bundle_of_application
 from onestop.clocks.operations import work_calendar
