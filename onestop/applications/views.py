@@ -202,8 +202,9 @@ def _todo(application: Application) -> tuple[list[dict[str, Any]], list[str], li
     return items, fields, materials
 
 
-def _supplement_form(application: Application, bundle: Bundle, formdata: Any = None) -> Any:
-    _items, fields, materials = _todo(application)
+def _supplement_form(application: Application, bundle: Bundle, formdata: Any = None,
+                     todo: tuple[list[dict[str, Any]], list[str], list[str]] | None = None) -> Any:
+    _items, fields, materials = todo or _todo(application)
     if not fields and not materials:
         return None
     form_class = build_supplement_form(bundle, fields, materials, current_lang(), today=local_now().date())
@@ -238,14 +239,15 @@ def _render_detail(application: Application, supplement_form: Any = None, withdr
 def supplement(reference: str) -> str | Response:
     application = _own_application(reference)
     bundle = bundle_of(application.bundle_version)
-    form = _supplement_form(application, bundle, formdata=request.form)
+    todo = _todo(application)
+    form = _supplement_form(application, bundle, formdata=request.form, todo=todo)
     if form is None:
         flash(_("Nothing is waiting for your answer."), "info")
         return redirect(url_for("applications.detail", reference=reference))
     valid = form.validate_on_submit()
-    _items, fields, materials = _todo(application)
+    items, fields, materials = todo
     material_ids: dict[str, int] = {}
-    asked = {p["key"] for p in _items if p["kind"] == "material"}
+    asked = {p["key"] for p in items if p["kind"] == "material"}
     for key in materials:
         upload = request.files.get(f"file_{key}")
         if upload is None or not upload.filename:
