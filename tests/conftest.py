@@ -9,6 +9,7 @@ into a failure instead of a smaller run.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -28,6 +29,9 @@ REQUIRE_SERVICES = os.environ.get("ONESTOP_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# PostgreSQL databases a run creates are named after the checkout, so two checkouts (git worktrees)
+# can run their suites on one server at the same time.
+CHECKOUT_TAG = hashlib.sha256(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:8]
 
 # Tables the template seeds (catalog, departments, calendar); tests may change them too (a new bundle
 # version, a corrected holiday), so on PostgreSQL they are restored from a snapshot before each test.
@@ -120,7 +124,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         db.engine.dispose()
     built["sqlite"] = str(template)
     if PG_URL:
-        url = fresh_pg_database("onestop_test")
+        url = fresh_pg_database(f"onestop_test_{CHECKOUT_TAG}")
         app = make_app(url, root / "instance")
         migrate_and_seed(app)
         with app.app_context():

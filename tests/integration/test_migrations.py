@@ -9,14 +9,14 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from onestop.extensions import db
-from tests.conftest import PG_URL, fresh_pg_database, make_app
+from tests.conftest import CHECKOUT_TAG, PG_URL, fresh_pg_database, make_app
 
 
 @pytest.fixture
 def empty_database_url(backend, tmp_path):
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-    return fresh_pg_database("onestop_migrations_test")
+    return fresh_pg_database(f"onestop_migrations_test_{CHECKOUT_TAG}")
 
 
 def _tables(engine) -> set[str]:
