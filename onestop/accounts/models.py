@@ -81,7 +81,9 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     enterprise: Mapped[Enterprise | None] = relationship()
-    staff_roles: Mapped[list[StaffRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    # Loaded with the user (one statement per request): every staff page checks them.
+    staff_roles: Mapped[list[StaffRole]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                        lazy="joined")
 
     # Flask-Login reads is_active; a disabled account cannot log in or keep a session.
     @property

@@ -16,8 +16,8 @@ from onestop.applications.models import Step, StepPause, StepTransition, Supplem
 from onestop.audit.operations import Actor, record
 from onestop.clocks.operations import work_calendar
 from onestop.core.clock import now
-from onestop.core.jobs import after_commit
 from onestop.extensions import db
+from onestop.jobs.notifications import notify_applicant
 from workflows.catalog.schema import Item, TimeLimit
 from workflows.clock import Extension, Limit, Pause, Unit, compute_due, counted_time
 from workflows.states import StepAction, StepState, step_transition
@@ -95,7 +95,7 @@ def move(
     before = step.state
     at = now()
     with db.session.no_autoflush:
-        if step.transitions and at < step.transitions[-1].at:
+        if step.logged_at is not None and at < step.logged_at:
             # The log is in server time and only moves forward: nothing is back-dated (禁止后补流程).
             raise RuntimeError(f"step {step.id}: the server clock is behind the step's last transition")
         new_state = step_transition(step.step_state, action, resume_to=resume_to)
@@ -103,10 +103,9 @@ def move(
         if step.is_open:
             recompute_due(step)  # None while paused; a decided step keeps its last due date for the record
         counted, paused = clock_figures(step, at)
-        step.transitions.append(StepTransition(
-            seq=len(step.transitions) + 1, action=action.value, from_state=before, to_state=new_state.value,
-            at=at, actor_id=actor.user_id, actor_role=actor.role, rule=rule, counted=counted, paused=paused,
-            due_at=step.due_at,
+        _append_log(step, StepTransition(
+            action=action.value, from_state=before, to_state=new_state.value, at=at, actor_id=actor.user_id,
+            actor_role=actor.role, rule=rule, counted=counted, paused=paused, due_at=step.due_at,
         ))
     record(f"application:step:{new_state.value}", "step", step.id,
            {"item": step.item_code, "action": action.value, "from": before, "to": new_state.value,
@@ -117,10 +116,22 @@ def move(
 
 def log_created(step: Step, actor: Actor) -> None:
     """The first line of a step's processing-time log: created, waiting for its 前置 items."""
-    step.transitions.append(StepTransition(
-        seq=1, action="create", from_state=None, to_state=step.state, at=step.created_at,
+    _append_log(step, StepTransition(
+        action="create", from_state=None, to_state=step.state, at=step.created_at,
         actor_id=actor.user_id, actor_role=actor.role,
     ))
+
+
+def _append_log(step: Step, line: StepTransition) -> None:
+    """Append to the log without loading it: the step row holds the last seq and time."""
+    step.log_seq = (step.log_seq or 0) + 1
+    step.logged_at = line.at
+    line.seq = step.log_seq
+    if step.id is None:
+        step.transitions.append(line)  # a step not yet flushed: its log collection is new, nothing to load
+    else:
+        line.step_id = step.id
+        db.session.add(line)
 
 
 def open_pause(step: Step, kind: str, reason: str) -> None:
@@ -149,7 +160,7 @@ def request_supplement(
     open_pause(step, "supplement", "; ".join(p["message"] for p in problems)[:1000])
     move(step, StepAction.REQUEST_SUPPLEMENT, actor, rule=rule,
          data={"problems": problems, "supplement_due_at": request.due_at})
-    after_commit("notify_applicant", step.application_id, "supplement_requested", f"{step.item_code}:{len(step.supplements)}")
+    notify_applicant(step.application_id, "supplement_requested", f"{step.item_code}:{len(step.supplements)}")
     return request
 
 

@@ -174,6 +174,10 @@ class Step(db.Model):  # type: ignore[name-defined]
     post_check_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     post_check_outcome: Mapped[str | None] = mapped_column(String(16))
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The head of the processing-time log: its last seq and time. A transition appends the next line and
+    # checks the time never goes back without reading the log (the step row is locked with its application).
+    log_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    logged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     application: Mapped[Application] = relationship(back_populates="steps")
     department: Mapped[Department] = relationship()

@@ -18,11 +18,11 @@ from onestop.applications import engine
 from onestop.applications.models import Answer, Application, Material, Step
 from onestop.audit.operations import Actor, record
 from onestop.catalog.models import BundleVersion
-from onestop.catalog.operations import bundle_of, department_map
+from onestop.catalog.operations import bundle_of, department_ids
 from onestop.core.clock import local_now, now, to_local
-from onestop.core.jobs import after_commit
 from onestop.core.refs import application_reference, query_code
 from onestop.extensions import db
+from onestop.jobs.notifications import notify_applicant, notify_departments
 from workflows.catalog.schema import Bundle, Item
 from workflows.outcome import outcome
 from workflows.routing import route
@@ -98,8 +98,8 @@ def submit(
     record("application:submitted", "application", application.id,
            {"bundle": bundle.code, "version": version.version, "reference": application.reference,
             "materials": sorted(material_ids)}, actor=actor)
-    advance(application, bundle, actor or Actor(applicant.id, applicant.kind))
-    after_commit("notify_applicant", application.id, "submitted", application.reference)
+    advance(application, bundle, actor or Actor(applicant.id, applicant.kind), answers=answers)
+    notify_applicant(application.id, "submitted", application.reference)
     return Submitted(application, created=True)
 
 
@@ -119,27 +119,36 @@ def _attach_materials(
         material.application = application
 
 
-def advance(application: Application, bundle: Bundle, actor: Actor) -> None:
+def advance(
+    application: Application, bundle: Bundle, actor: Actor, *, answers: Mapping[str, Any] | None = None
+) -> None:
     """Route over the item graph until nothing changes, then fan in at most once.
 
-    Called at submission and after every decision, with the application locked by the caller.
+    Called at submission and after every decision, with the application locked by the caller. At
+    submission the answers decide which items apply, and every item that applies gets a step (started
+    or waiting for its 前置); afterwards the items that apply are those with steps, so a decision routes
+    without reading the answers.
     """
-    departments = department_map()
-    answers = application.answer_map
+    departments = department_ids()
+    started: list[Step] = []
     while True:
         steps = {s.item_code: s for s in application.steps}
-        decision = route(bundle, answers, {code: s.step_state for code, s in steps.items()})
+        decision = route(bundle, answers or {}, {code: s.step_state for code, s in steps.items()},
+                         applicable=None if answers is not None else steps.keys())
         new_codes = [c for c in decision.start + decision.wait if c not in steps]
         for code in new_codes:
             item = bundle.item(code)
+            if item.department not in departments:
+                departments = department_ids(refresh=True)
             step = Step(
-                item_code=code, department_id=departments[item.department].id, state=StepState.WAITING,
+                item_code=code, department_id=departments[item.department], state=StepState.WAITING,
                 limit_amount=item.limit.amount, limit_unit=item.limit.unit.value,
-                start_day_counts=item.start_day_counts, created_at=now(),
+                start_day_counts=item.start_day_counts, created_at=now(), pauses=[], supplements=[],
             )
             application.steps.append(step)
             engine.log_created(step, actor)
-        db.session.flush()
+        if new_codes:
+            db.session.flush()
         for code in decision.wait:
             step = _by_code(application, code)
             record("application:step:waiting", "step", step.id,
@@ -147,7 +156,9 @@ def advance(application: Application, bundle: Bundle, actor: Actor) -> None:
                    actor=actor, department_id=step.department_id)
         changed = bool(new_codes)
         for code in decision.start:
-            _start(steps.get(code) or _by_code(application, code), bundle.item(code), actor)
+            step = steps.get(code) or _by_code(application, code)
+            _start(step, bundle.item(code), actor)
+            started.append(step)
             changed = True
         for termination in decision.terminate:
             terminate(steps[termination.item], f"prerequisite:{termination.blocked_by}", Actor.system(),
@@ -155,6 +166,7 @@ def advance(application: Application, bundle: Bundle, actor: Actor) -> None:
             changed = True
         if not changed:
             break
+    notify_departments(started)
     fan_in(application, actor)
 
 
@@ -181,7 +193,6 @@ def _start(step: Step, item: Item, actor: Actor) -> None:
         )
         request = step.supplements[-1]
         request.due_at = engine.due_after(request.requested_at, item.await_applicant.limit)
-    after_commit("notify_department", step.id)
 
 
 def fan_in(application: Application, actor: Actor) -> ApplicationState | None:
@@ -195,8 +206,21 @@ def fan_in(application: Application, actor: Actor) -> ApplicationState | None:
     )
     record(f"application:{result.value}", "application", application.id,
            {"steps": {s.item_code: s.state for s in application.steps}}, actor=actor)
-    after_commit("notify_applicant", application.id, result.value, application.reference)
+    notify_applicant(application.id, result.value, application.reference)
     return result
+
+
+def _locking(stmt: Any) -> Any:
+    # Steps (with their pauses, which the clock reads) are what routing and fan-in need; a step's log is
+    # never read to append to it, and the answers only at submission. The steps must come from a second
+    # statement, issued once the lock is held: a join in the locking statement would return the rows of
+    # the snapshot taken before waiting for the lock (READ COMMITTED), and miss a decision committed
+    # meanwhile (the concurrency test catches exactly that).
+    stmt = stmt.options(selectinload(Application.steps).joinedload(Step.pauses)).execution_options(
+        populate_existing=True)
+    if db.engine.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Application)
+    return stmt
 
 
 def lock_application(application_id: int) -> Application | None:
@@ -205,16 +229,14 @@ def lock_application(application_id: int) -> Application | None:
     Everything that may end the application (decisions, withdrawal) goes through this lock, so the
     fan-in sees every other decision that committed before it.
     """
-    stmt = (
-        select(Application).where(Application.id == application_id)
-        # Steps and answers are what routing and fan-in read; a step's log and pauses load only for
-        # the step that moves.
-        .options(selectinload(Application.steps), selectinload(Application.answers))
-        .execution_options(populate_existing=True)
-    )
-    if db.engine.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Application)
-    return db.session.scalar(stmt)
+    return db.session.scalar(_locking(select(Application).where(Application.id == application_id)))
+
+
+def lock_application_of_step(step_id: int) -> Application | None:
+    """The same lock, found from one of its steps in the same statement."""
+    return db.session.scalar(_locking(select(Application).where(
+        Application.id == select(Step.application_id).where(Step.id == step_id).scalar_subquery()
+    )))
 
 
 def withdraw(application: Application, reason: str, actor: Actor) -> None:
@@ -229,7 +251,7 @@ def withdraw(application: Application, reason: str, actor: Actor) -> None:
     application.ended_at = now()
     application.state = target
     record("application:withdrawn", "application", application.id, {"reason": reason}, actor=actor)
-    after_commit("notify_applicant", application.id, "withdrawn", application.reference)
+    notify_applicant(application.id, "withdrawn", application.reference)
 
 
 def terminate(step: Step, reason: str, actor: Actor, *, rule: str) -> None:
@@ -292,7 +314,7 @@ def answer_supplements(
         engine.move(step, StepAction.SUPPLEMENT_RECEIVED, actor, resume_to=StepState(step.resume_state))
         step.resume_state = None
         resumed.append(step)
-        after_commit("notify_department", step.id)
+    notify_departments(resumed)
     for step in application.steps:
         if step.outstanding_materials and set(step.outstanding_materials) <= set(material_ids):
             record("application:step:rongque_fulfilled", "step", step.id,

@@ -34,21 +34,19 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     hash: Mapped[str] = mapped_column(String(64))
 
     def compute_hash(self) -> str:
-        payload = {
-            "seq": self.seq,
-            "created_at": self.created_at.isoformat(),
-            "tag": self.tag,
-            "actor_id": self.actor_id,
-            "actor_role": self.actor_role,
-            "department_id": self.department_id,
-            "ip": self.ip,
-            "subject_type": self.subject_type,
-            "subject_id": self.subject_id,
-            "data": self.data,
-            "prev_hash": self.prev_hash,
-        }
-        canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return event_hash({name: getattr(self, name) for name in HASHED_FIELDS})
+
+
+# What an event's hash covers: everything but its id and the hash itself.
+HASHED_FIELDS = ("seq", "created_at", "tag", "actor_id", "actor_role", "department_id", "ip", "subject_type",
+                 "subject_id", "data", "prev_hash")
+
+
+def event_hash(event: dict[str, Any]) -> str:
+    payload = {name: event[name] for name in HASHED_FIELDS}
+    payload["created_at"] = payload["created_at"].isoformat()
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class AuditChainHead(db.Model):  # type: ignore[name-defined]

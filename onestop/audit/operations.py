@@ -16,10 +16,10 @@ from typing import Any
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import event, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
-from onestop.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from onestop.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, event_hash
 from onestop.core.clock import now
 from onestop.extensions import db
 
@@ -114,17 +114,23 @@ def _write_pending_events(session: Session) -> None:
     last_seq, last_hash = row if row is not None else (0, GENESIS_HASH)
     events = []
     for item in pending:
-        ev = AuditEvent(seq=last_seq + 1, prev_hash=last_hash, **item)
-        ev.hash = ev.compute_hash()
+        ev = dict(item, seq=last_seq + 1, prev_hash=last_hash)
+        ev["hash"] = event_hash(ev)
         events.append(ev)
-        last_seq, last_hash = ev.seq, ev.hash
-    session.add_all(events)
+        last_seq, last_hash = ev["seq"], ev["hash"]
+    append = insert(AuditEvent).values(events)
     if row is None:
+        session.execute(append)
         session.add(AuditChainHead(id=1, last_seq=last_seq, last_hash=last_hash))
+        session.flush()
+        return
+    move_head = update(AuditChainHead).where(AuditChainHead.id == 1).values(last_seq=last_seq, last_hash=last_hash)
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip: the events and the new head in one statement (a data-modifying WITH).
+        session.execute(append.add_cte(move_head.cte("move_head")))
     else:
-        session.execute(update(AuditChainHead).where(AuditChainHead.id == 1)
-                        .values(last_seq=last_seq, last_hash=last_hash))
-    session.flush()
+        session.execute(append)
+        session.execute(move_head)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -105,6 +105,19 @@ def current_version(code: str) -> BundleVersion | None:
     ).first()
 
 
+def department_ids(*, refresh: bool = False) -> dict[str, int]:
+    """Department ids by code. A department's id never changes, so the map is kept per process; a caller
+    that misses a code asks again with `refresh` (a department added since)."""
+    key = str(db.engine.url)
+    ids = _department_ids.get(key)
+    if ids is None or refresh:
+        ids = _department_ids[key] = dict(db.session.execute(select(Department.code, Department.id)).all())
+    return ids
+
+
+_department_ids: dict[str, dict[str, int]] = {}
+
+
 def department_map() -> dict[str, Department]:
     """Departments by code, read once per transaction."""
     info = db.session().info

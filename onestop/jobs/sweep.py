@@ -25,8 +25,9 @@ from onestop.audit.operations import Actor, record
 from onestop.catalog.operations import bundle_of_application
 from onestop.clocks.operations import work_calendar
 from onestop.core.clock import now
-from onestop.core.jobs import after_commit, commit, job
+from onestop.core.jobs import commit, job
 from onestop.extensions import db
+from onestop.jobs.notifications import notify_applicant, notify_staff
 from workflows.catalog.schema import Item
 from workflows.clock import Limit, Status, Unit, counted_time, remaining, status
 from workflows.states import StepAction, StepState
@@ -143,7 +144,7 @@ def _act(step: Step, item: Item, report: SweepReport) -> bool:
                 step.reason = "逾期未补正 (not supplemented in time)"
                 step.legal_basis = NOT_SUPPLEMENTED_BASIS
             engine.move(step, StepAction.REJECT, system, rule=f"补正期限届满未补正 — {NOT_SUPPLEMENTED_BASIS}")
-            after_commit("notify_applicant", step.application_id, "not_supplemented", step.item_code)
+            notify_applicant(step.application_id, "not_supplemented", step.item_code)
             report.actions.append(f"step {step.id}: not supplemented")
             return True
     if (step.step_state is StepState.ACCEPTED and step.outstanding_materials and step.outstanding_due_at
@@ -202,6 +203,6 @@ def _raise(step: Step, kind: str, report: SweepReport) -> None:
     record(f"application:step:alert_{kind}", "step", step.id, {"due_at": step.due_at},
            actor=Actor.system(), department_id=step.department_id)
     # Warnings go to the reviewers; overdue goes up to the head (escalation).
-    after_commit("notify_staff", step.id, kind, "head" if kind != "warning" else "reviewer")
+    notify_staff(step.id, kind, "head" if kind != "warning" else "reviewer")
     report.alerts.append(f"step {step.id}: {kind}")
 

@@ -14,12 +14,12 @@ from decimal import Decimal
 from onestop.accounts.models import User
 from onestop.applications import engine
 from onestop.applications.models import Application, Step, StepExtension
-from onestop.applications.operations import advance, lock_application
+from onestop.applications.operations import advance, lock_application, lock_application_of_step
 from onestop.audit.operations import Actor, record
 from onestop.catalog.operations import bundle_of, bundle_of_application
 from onestop.core.clock import now
-from onestop.core.jobs import after_commit
 from onestop.extensions import db
+from onestop.jobs.notifications import notify_applicant
 from workflows.catalog.schema import Bundle, Item, Mode
 from workflows.states import InvalidTransition, StepAction, StepState, step_transition
 
@@ -48,14 +48,13 @@ class Decision:
 
 def decide(step_id: int, expected_version: int | None, decision: Decision, reviewer: User) -> Step:
     """Apply one decision. `expected_version` is the step version the reviewer saw (stale page check)."""
-    step = db.session.get(Step, step_id)
-    if step is None:
+    # One statement finds and locks the application through the step; the step is read again under the lock.
+    application = lock_application_of_step(step_id)
+    if application is None:
         raise DecisionError("not_found")
+    step = next(s for s in application.steps if s.id == step_id)
     if not step.can_be_worked_by(reviewer):
         raise DecisionError("forbidden")
-    application = lock_application(step.application_id)
-    assert application is not None
-    step = next(s for s in application.steps if s.id == step_id)
     if not step.is_open:
         raise DecisionError("already_decided", step)
     if expected_version is not None and step.version_id != expected_version:
@@ -74,7 +73,7 @@ def decide(step_id: int, expected_version: int | None, decision: Decision, revie
     handler(step, item, bundle, decision, actor)
     db.session.flush()
     advance(application, bundle, actor)
-    after_commit("notify_applicant", application.id, f"step_{step.state}", f"{step.item_code}:{len(step.transitions)}")
+    notify_applicant(application.id, f"step_{step.state}", f"{step.item_code}:{step.log_seq}")
     return step
 
 
@@ -225,7 +224,7 @@ def decide_extension(extension_id: int, approve: bool, head: User) -> StepExtens
         record("application:step:extended", "step", step.id,
                {"amount": extension.amount, "due_before": before, "due_after": step.due_at,
                 "reason": extension.reason}, actor=actor, department_id=step.department_id)
-        after_commit("notify_applicant", application.id, "step_extended", f"{step.item_code}:{extension.id}")
+        notify_applicant(application.id, "step_extended", f"{step.item_code}:{extension.id}")
     else:
         record("application:step:extension_refused", "step", step.id, {"extension": extension.id},
                actor=actor, department_id=step.department_id)
@@ -249,5 +248,5 @@ def record_post_check(step_id: int, confirmed: bool, note: str, head: User) -> S
     step.post_check_outcome = "confirmed" if confirmed else "revoked"
     record(f"application:step:post_check_{step.post_check_outcome}", "step", step.id, {"note": note},
            actor=Actor(head.id, "head", step.department_id), department_id=step.department_id)
-    after_commit("notify_applicant", application.id, f"post_check_{step.post_check_outcome}", step.item_code)
+    notify_applicant(application.id, f"post_check_{step.post_check_outcome}", step.item_code)
     return step
