@@ -170,6 +170,24 @@ def _create_floor_tables(database_url: str, processes: int) -> None:
     engine.dispose()
 
 
+def _reviewers_decide_every_step(app: Any) -> None:
+    """The benchmark is the life cycle with a reviewer on every step: instant approval (秒批) of social
+    insurance and housing fund is switched off, as a department head would."""
+    from onestop.catalog.operations import bundle_of, current_version
+    from onestop.core.jobs import commit
+    from onestop.extensions import db
+    from onestop.instant.operations import set_switch
+    from tests.factories import make_reviewer
+
+    with app.app_context():
+        bundle = bundle_of(current_version("company_establishment"))
+        for code, department in (("social_insurance", "hrss"), ("housing_fund", "hpf")):
+            head = make_reviewer(department, f"{department}_bench_head", head=True)
+            set_switch(bundle, code, False, "基准测试：每个环节由审批人员办理", head, head.staff_roles[0].department_id)
+        commit()
+        db.session.remove()
+
+
 def run(database_url: str, count: int, instance: Path, redis_url: str = "", processes: int = 1,
         floor: bool = False) -> float:
     """Life cycles per second: `processes` processes share the work, as request workers would."""
@@ -177,6 +195,8 @@ def run(database_url: str, count: int, instance: Path, redis_url: str = "", proc
     migrate_and_seed(app)
     if floor:
         _create_floor_tables(database_url, processes)
+    else:
+        _reviewers_decide_every_step(app)
     if redis_url:
         from redis import Redis
         from rq import Queue

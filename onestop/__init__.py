@@ -51,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     from onestop.applications import views as applications_views
     from onestop.catalog import views as catalog_views
     from onestop.core import errors, templating
+    from onestop.instant import views as instant_views
     from onestop.jobs import notifications, sweep  # noqa: F401  (registers the jobs)
     from onestop.reviews import views as reviews_views
 
@@ -62,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     app.register_blueprint(applications_views.bp)
     app.register_blueprint(reviews_views.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(instant_views.bp)
 
     from onestop import cli
 

@@ -1,4 +1,4 @@
-"""`flask onestop ...`: catalog, calendar, demo data, audit verification."""
+"""`flask onestop ...`: catalog, calendar, credit list, demo data, audit verification."""
 
 from __future__ import annotations
 
@@ -133,6 +133,29 @@ DEMO_PEOPLE = [
 DEMO_ENTERPRISE = ("hnfood", "91410100MA44F7XH8K", "郑州豫味餐饮管理有限公司", "李明", "郑州市金水区花园路18号",
                    "王芳", "410105198805120027", "13800000002")
 DEMO_STAFF_DEPARTMENTS = ["samr", "psb", "tax", "hrss", "hpf", "bank", "fire", "urban", "water"]
+
+
+@group.group("credit")
+def credit_group() -> None:
+    """The credit list that instant approval (秒批) checks."""
+
+
+@credit_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def credit_import(path: Path) -> None:
+    """Replace the credit list with a CSV file (code,name,status,open_penalties), all or nothing."""
+    from onestop.audit.operations import Actor
+    from onestop.instant.operations import CreditListError, import_credit_list
+
+    try:
+        batch = import_credit_list(path.read_bytes(), path.name, Actor.system())
+    except CreditListError as exc:
+        db.session.rollback()
+        for problem in exc.problems:
+            click.secho(f"{path.name}: line {problem.line}: {problem.kind} {problem.value}".rstrip(), fg="red", err=True)
+        sys.exit(1)
+    commit()
+    click.echo(f"credit list imported: {batch.rows} subjects")
 
 
 @group.command("demo")

@@ -16,9 +16,10 @@ from onestop.applications.models import (
 from onestop.audit.models import AuditChainHead, AuditEvent
 from onestop.catalog.models import BundleVersion
 from onestop.clocks.models import CalendarDay, CalendarYear
+from onestop.instant.models import CreditImport, CreditRecord, InstantSwitch
 
 __all__ = [
     "Answer", "Application", "AuditChainHead", "AuditEvent", "BundleVersion", "CalendarDay", "CalendarYear",
-    "Department", "Enterprise", "Material", "Notification", "StaffRole", "Step", "StepAlert", "StepExtension",
-    "StepPause", "StepTransition", "SupplementRequest", "User",
+    "CreditImport", "CreditRecord", "Department", "Enterprise", "InstantSwitch", "Material", "Notification",
+    "StaffRole", "Step", "StepAlert", "StepExtension", "StepPause", "StepTransition", "SupplementRequest", "User",
 ]

@@ -6,7 +6,7 @@ wait for a 前置 item, which end because a 前置 item failed, and which do not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,13 +33,24 @@ def applicable_items(bundle: Bundle, answers: Mapping[str, Any]) -> list[str]:
     return [i.code for i in bundle.items if i.condition is None or i.condition.holds(answers)]
 
 
-def route(bundle: Bundle, answers: Mapping[str, Any], steps: Mapping[str, StepState]) -> RoutingDecision:
+def route(
+    bundle: Bundle,
+    answers: Mapping[str, Any],
+    steps: Mapping[str, StepState],
+    *,
+    applicable: Collection[str] | None = None,
+) -> RoutingDecision:
     """What must happen now. `steps` maps item code to its step's state (empty at submission).
 
     A 前置 item that does not apply (its condition is false) counts as satisfied. Only items already
     WAITING can start or be terminated; at submission (no steps yet) every applicable item gets a step.
+    `applicable`, when given, names the items that apply instead of evaluating the conditions on
+    `answers` (after submission they are the items that have steps).
     """
-    applicable = applicable_items(bundle, answers)
+    if applicable is None:
+        applicable = applicable_items(bundle, answers)
+    else:
+        applicable = [i.code for i in bundle.items if i.code in applicable]
     applicable_set = set(applicable)
     decision = RoutingDecision(not_applicable=[i.code for i in bundle.items if i.code not in applicable_set])
     for code in applicable:

@@ -177,6 +177,10 @@ class Step(db.Model):  # type: ignore[name-defined]
     # The head of the processing-time log: its last seq and time. A transition appends the next line and
     # checks the time never goes back without reading the log (the step row is locked with its application).
     log_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    # 秒批: the rule set the step was checked under ("<bundle> v<version> <item> #<rule set>") and each
+    # rule's result; kept with the step, so a later rule set never changes what was decided.
+    instant_rule_set: Mapped[str | None] = mapped_column(String(128))
+    instant_results: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     logged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     application: Mapped[Application] = relationship(back_populates="steps")

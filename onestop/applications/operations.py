@@ -22,6 +22,7 @@ from onestop.catalog.operations import bundle_of, department_ids
 from onestop.core.clock import local_now, now, to_local
 from onestop.core.refs import application_reference, query_code
 from onestop.extensions import db
+from onestop.instant.operations import apply_instant_rules
 from onestop.jobs.notifications import notify_applicant, notify_departments
 from workflows.catalog.schema import Bundle, Item
 from workflows.outcome import outcome
@@ -158,7 +159,8 @@ def advance(
         for code in decision.start:
             step = steps.get(code) or _by_code(application, code)
             _start(step, bundle.item(code), actor)
-            started.append(step)
+            if not apply_instant_rules(step, bundle.item(code), bundle):
+                started.append(step)  # a reviewer's turn: the department is told
             changed = True
         for termination in decision.terminate:
             terminate(steps[termination.item], f"prerequisite:{termination.blocked_by}", Actor.system(),

@@ -216,6 +216,41 @@ class AwaitApplicant(_Strict):
     message: Text
 
 
+class InstantRule(_Strict):
+    """One test of 秒批 (instant approval by rules). Kinds:
+    complete: every field in `fields` is answered;  answer: `condition` holds on the answers;
+    credit: the subject (the answer in `subject`, an ID number or credit code) is not on the credit list
+    with a status in `refuse`;  no_open_penalties: the subject has no open administrative penalty."""
+
+    key: Code
+    name: Text
+    kind: Literal["complete", "answer", "credit", "no_open_penalties"]
+    fields: list[Code] = []
+    condition: Condition | None = None
+    subject: Code | None = None
+    refuse: list[Literal["dishonest", "watch"]] = ["dishonest"]
+
+    @model_validator(mode="after")
+    def _needs(self) -> InstantRule:
+        if self.kind == "complete" and not self.fields:
+            raise ValueError("a complete rule names its fields")
+        if self.kind == "answer" and self.condition is None:
+            raise ValueError("an answer rule needs a condition")
+        if self.kind in ("credit", "no_open_penalties") and self.subject is None:
+            raise ValueError(f"a {self.kind} rule names the answer that identifies its subject")
+        return self
+
+
+class InstantApproval(_Strict):
+    """信用+秒批: when the step starts and every rule passes, the system approves it at once; when one
+    fails, the step goes to the department's queue with the failed rules. `rule_set` numbers this
+    item's rules: decisions record the bundle version and rule set they were taken under."""
+
+    rule_set: int = Field(ge=1)
+    rules: list[InstantRule] = Field(min_length=1)
+    legal_basis: str = Field(min_length=1)
+
+
 class Item(_Strict):
     code: Code
     name: Text
@@ -238,6 +273,7 @@ class Item(_Strict):
     await_applicant: AwaitApplicant | None = None
     result_validity: TimeLimit | None = None  # the result lapses after this (e.g. a pre-check result)
     checks: list[Text] = []  # what the department verifies, shown in the merged result
+    instant: InstantApproval | None = None  # 秒批 rules (None: always a reviewer)
     output: Code | None = None
     legal_basis: str = Field(min_length=1)
     fee: Text | None = None
@@ -361,6 +397,13 @@ class Bundle(_Strict):
             problems += [f"items.{ii}.requires: unknown item {c!r}" for c in i.requires if c not in items]
             if i.condition:
                 problems += [f"items.{ii}.condition: unknown field {k!r}" for k in sorted(i.condition.fields() - fields)]
+            for ri, check in enumerate(i.instant.rules if i.instant else []):
+                path = f"items.{ii}.instant.rules.{ri}"
+                named = set(check.fields) | ({check.subject} if check.subject else set())
+                named |= check.condition.fields() if check.condition else set()
+                problems += [f"{path}: unknown field {k!r}" for k in sorted(named - fields)]
+            if i.instant and (i.kind == "notice" or i.await_applicant is not None):
+                problems.append(f"items.{ii}.instant: only a review item that starts at once can be approved instantly")
             if i.output and i.output not in outputs:
                 problems.append(f"items.{ii}.output: unknown output {i.output!r}")
         for oi, o in enumerate(self.outputs):
