@@ -606,12 +606,8 @@ _PAUSE_EN = {"supplement": "supplement", "suspension": "suspension"}
 
 
 def _fmt_dt(dt: datetime) -> str:
-    text = dt.strftime("%Y-%m-%d %H:%M")
-    if dt.second or dt.microsecond:
-        text += dt.strftime(":%S")
-    if dt.microsecond:
-        text += dt.strftime(".%f")
-    return text
+    # Seconds when there are any; fractions of a second mean nothing to the people reading this.
+    return dt.strftime("%Y-%m-%d %H:%M:%S" if dt.second else "%Y-%m-%d %H:%M")
 
 
 def _qty_zh(amount: Decimal, unit: Unit) -> str:
