@@ -65,8 +65,9 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(instant_views.bp)
 
-    from onestop import cli
+    from onestop import certificates, cli
 
+    certificates.init_app(app)
     cli.init_app(app)
     _check_catalog(app)
     return app

@@ -166,6 +166,10 @@ def demo(password_file: Path | None) -> None:
     catalog = _load_or_exit()
     sync_catalog(catalog)
     seed_from_chinesecalendar()
+    from onestop.certificates.cli import init_pki  # the departments' seals, so results can be issued at once
+
+    if current_app.config["ONESTOP_ENV"] != "production" and init_pki():
+        click.echo(f"Development PKI (seal certificates) created in {current_app.config['ONESTOP_PKI_DIR']}")
     db.session.flush()
     if db.session.scalar(select(User.id).limit(1)) is not None:
         commit()

@@ -60,6 +60,9 @@ class Settings:
     upload_max_bytes: int
     session_idle_minutes: int
     argon2_profile: str
+    public_url: str
+    pki_dir: Path
+    tsa_url: str | None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def flask_config(self) -> dict[str, Any]:
@@ -87,6 +90,10 @@ class Settings:
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
             "ONESTOP_ARGON2_PROFILE": self.argon2_profile,
+            "ONESTOP_PUBLIC_URL": self.public_url,
+            "ONESTOP_PKI_DIR": str(self.pki_dir),
+            "ONESTOP_TSA_URL": self.tsa_url,
+            "ONESTOP_CERTIFICATE_DIR": str(self.instance_path / "certificates"),
             **self.extra,
         }
 
@@ -145,6 +152,20 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
     if argon2_profile != "default" and mode == "production":
         raise ConfigError("ONESTOP_ARGON2_PROFILE may only be lowered in tests")
 
+    # The address printed in certificates' QR codes: it must be where the public reaches this site.
+    public_url = env.get("ONESTOP_PUBLIC_URL", "")
+    if not public_url:
+        if mode == "production":
+            raise ConfigError("ONESTOP_PUBLIC_URL must be set in production (the address in certificates' QR codes)")
+        public_url = "http://127.0.0.1:5000"
+    public_url = _url("ONESTOP_PUBLIC_URL", public_url, ("http", "https")).rstrip("/")
+    if "?" in public_url or "#" in public_url:
+        raise ConfigError(f"ONESTOP_PUBLIC_URL={public_url!r}: expected a site address without query or fragment")
+
+    tsa_url = env.get("ONESTOP_TSA_URL") or None
+    if tsa_url:
+        tsa_url = _url("ONESTOP_TSA_URL", tsa_url, ("http", "https"))
+
     return Settings(
         env=mode,
         instance_path=instance,
@@ -155,5 +176,8 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
         upload_max_bytes=_int("ONESTOP_UPLOAD_MAX_MB", env.get("ONESTOP_UPLOAD_MAX_MB", "10"), 1) * 1024 * 1024,
         session_idle_minutes=_int("ONESTOP_SESSION_IDLE_MINUTES", env.get("ONESTOP_SESSION_IDLE_MINUTES", "30"), 1),
         argon2_profile=argon2_profile,
+        public_url=public_url,
+        pki_dir=Path(env.get("ONESTOP_PKI_DIR") or instance / "pki"),
+        tsa_url=tsa_url,
     )
 

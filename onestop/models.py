@@ -15,11 +15,13 @@ from onestop.applications.models import (
 )
 from onestop.audit.models import AuditChainHead, AuditEvent
 from onestop.catalog.models import BundleVersion
+from onestop.certificates.models import Certificate, CertificateSerial
 from onestop.clocks.models import CalendarDay, CalendarYear
 from onestop.instant.models import CreditImport, CreditRecord, InstantSwitch
 
 __all__ = [
     "Answer", "Application", "AuditChainHead", "AuditEvent", "BundleVersion", "CalendarDay", "CalendarYear",
-    "CreditImport", "CreditRecord", "Department", "Enterprise", "InstantSwitch", "Material", "Notification",
-    "StaffRole", "Step", "StepAlert", "StepExtension", "StepPause", "StepTransition", "SupplementRequest", "User",
+    "Certificate", "CertificateSerial", "CreditImport", "CreditRecord", "Department", "Enterprise", "InstantSwitch",
+    "Material", "Notification", "StaffRole", "Step", "StepAlert", "StepExtension", "StepPause", "StepTransition",
+    "SupplementRequest", "User",
 ]

@@ -20,6 +20,7 @@ from onestop.audit.operations import Actor, record
 from onestop.catalog.models import BundleVersion
 from onestop.catalog.operations import bundle_of, department_ids
 from onestop.core.clock import local_now, now, to_local
+from onestop.core.jobs import after_commit
 from onestop.core.refs import application_reference, query_code
 from onestop.extensions import db
 from onestop.instant.operations import apply_instant_rules
@@ -209,6 +210,7 @@ def fan_in(application: Application, actor: Actor) -> ApplicationState | None:
     record(f"application:{result.value}", "application", application.id,
            {"steps": {s.item_code: s.state for s in application.steps}}, actor=actor)
     notify_applicant(application.id, result.value, application.reference)
+    after_commit("issue_certificates", application.id)
     return result
 
 

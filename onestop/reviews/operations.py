@@ -246,6 +246,10 @@ def record_post_check(step_id: int, confirmed: bool, note: str, head: User) -> S
     if not note.strip():
         raise DecisionError("reason_required", step)
     step.post_check_outcome = "confirmed" if confirmed else "revoked"
+    if not confirmed:
+        from onestop.certificates.operations import revoke_for_step
+
+        revoke_for_step(step, f"事后核查发现承诺不实：{note.strip()}", Actor(head.id, "head", step.department_id))
     record(f"application:step:post_check_{step.post_check_outcome}", "step", step.id, {"note": note},
            actor=Actor(head.id, "head", step.department_id), department_id=step.department_id)
     notify_applicant(application.id, f"post_check_{step.post_check_outcome}", step.item_code)
