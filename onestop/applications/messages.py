@@ -32,6 +32,8 @@ def message_text(notification: Notification) -> str:
         "step_overdue_10": lambda: _("Formal notice: %(ref)s is 10 working days overdue.", ref=reference),
         "step_post_check_due": lambda: _("A post-approval check is due: %(ref)s.", ref=reference),
         "post_check_revoked": lambda: _("A result of %(ref)s was revoked after the post-approval check.", ref=reference),
+        "certificates_issued": lambda: _("The results of %(ref)s are issued: download them from the matter's page.", ref=reference),
+        "certificate_revoked": lambda: _("A certificate of %(ref)s was revoked (%(serial)s).", ref=reference, serial=data.get("detail", "")),
         "post_check_confirmed": lambda: _("The post-approval check of %(ref)s confirmed your commitment.", ref=reference),
     }
     text = texts.get(kind)

@@ -46,7 +46,7 @@ def print_values(certificate: Certificate) -> documents.PrintValues:
         issue_date=documents.chinese_date(local_now().date()),
         valid_from=documents.chinese_date(certificate.valid_from),
         valid_until=documents.chinese_date(certificate.valid_until) if certificate.valid_until else "长期",
-        verify_url=url, qr_svg=documents.qr_svg(url), reference=application.reference,
+        verify_url=url, qr_png=documents.qr_png(url), reference=application.reference,
         bundle_name=bundle.name.zh, answers=documents.display_answers(bundle, application.answer_map),
         applicant_name=application.applicant.name, seal_name=issuer,
         seal_chars=documents.seal_characters(issuer, radius=44.5, centre=60),
