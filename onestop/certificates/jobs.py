@@ -22,4 +22,4 @@ def issue_certificates(application_id: int) -> None:
 def seal_certificates(application_id: int) -> None:
     report = operations.issue_reserved(application_id)
     if report.failed:
-        log.error("application %s: results not issued: %s", application_id, report.failed)
+        log.warning("application %s: results not issued: %s", application_id, report.failed)

@@ -180,6 +180,7 @@ class IssueReport:
 
 def issue_reserved(application_id: int) -> IssueReport:
     """Render, seal and store every pending result of the application (certificates, then the notice)."""
+    from onestop.certificates.pki import PkiError
     from onestop.certificates.rendering import RenderError
     from onestop.certificates.service import sign_document
 
@@ -194,9 +195,13 @@ def issue_reserved(application_id: int) -> IssueReport:
     for certificate in db.session.scalars(stmt).all():
         try:
             sealed = sign_document(certificate)
-        except RenderError as exc:
-            # Deterministic (a character the font lacks, a missing template): retrying cannot help.
-            # The reservation stays pending with the reason, for the department to see and fix.
+        except (RenderError, PkiError) as exc:
+            # Deterministic (a character the font lacks, a department without a seal certificate):
+            # retrying cannot help. The reservation stays pending with the reason, shown on the
+            # department's page; `flask onestop certificates issue` issues it once the cause is fixed.
+            if certificate.last_error == str(exc):
+                failed[certificate.serial] = str(exc)
+                continue  # recorded already
             certificate.last_error = str(exc)
             failed[certificate.serial] = str(exc)
             record("certificate:render_failed", "certificate", certificate.id,
@@ -217,7 +222,8 @@ def issue_reserved(application_id: int) -> IssueReport:
                {"serial": certificate.serial, "sha256": sealed.sha256, "key_id": sealed.key_id,
                 "level": sealed.level, "output": certificate.output_key},
                actor=Actor.system(), department_id=certificate.department_id)
-    db.session.expire_all()
+    db.session.flush()
+    db.session.expire_all()  # the issued rows were updated in SQL, around the identity map
     if issued:
         after_commit("notify_applicant", application_id, "certificates_issued", ",".join(sorted(issued)))
     return IssueReport(issued, failed)

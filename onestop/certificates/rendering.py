@@ -28,10 +28,11 @@ from onestop.config import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
-# The font family every print template uses (fonts-noto-cjk). Serif is 宋体-like, the official body face.
-FONT_FAMILY = "Noto Serif CJK SC"
-FONT_FILES = [Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),
-              Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc")]
+# The faces the print templates use (fonts-noto-cjk): Sans (黑体-like) for the text, Serif Bold (宋体-like)
+# for titles and the seal. Two faces only: every face is one more embedded subset.
+FONT_FACES = [(Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), "Noto Sans CJK SC"),
+              (Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc"), "Noto Serif CJK SC")]
+FONT_FAMILY = "Noto Sans CJK SC / Noto Serif CJK SC"
 # Templates may load files from here only (no network, no other path).
 STATIC_ROOT = PROJECT_ROOT / "static" / "certificates"
 
@@ -50,7 +51,7 @@ class MissingGlyphs(RenderError):
     def __init__(self, characters: Iterable[str]) -> None:
         self.characters = sorted(set(characters))
         listed = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in self.characters)
-        super().__init__(f"the font {FONT_FAMILY} has no glyph for {listed}")
+        super().__init__(f"the certificate fonts ({FONT_FAMILY}) have no glyph for {listed}")
 
 
 def harfbuzz_subset_available() -> bool:
@@ -67,7 +68,7 @@ def check_environment() -> list[str]:
             problems.append(HARFBUZZ_MISSING)
     except OSError as exc:  # Pango itself is missing
         problems.append(f"WeasyPrint cannot load Pango ({exc}); install libpango-1.0-0 and libpangoft2-1.0-0")
-    for path in FONT_FILES:
+    for path, _family in FONT_FACES:
         if not path.exists():
             problems.append(f"the Chinese font {path} is missing; install fonts-noto-cjk and run fc-cache -f")
     return problems
@@ -79,9 +80,9 @@ def font_coverage() -> frozenset[int]:
     from fontTools.ttLib import TTCollection
 
     covered: set[int] | None = None
-    for path in FONT_FILES:
+    for path, family in FONT_FACES:
         collection = TTCollection(str(path), lazy=True)
-        face = next(f for f in collection.fonts if FONT_FAMILY in f["name"].getDebugName(1))
+        face = next(f for f in collection.fonts if family in f["name"].getDebugName(1))
         cmap = set(face.getBestCmap())
         covered = cmap if covered is None else covered & cmap
     return frozenset(covered or ())

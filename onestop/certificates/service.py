@@ -98,8 +98,8 @@ def render_document(certificate: Certificate) -> bytes:
 
 
 def sign_document(certificate: Certificate) -> Sealed:
+    signer = seal_signer(certificate.department.code)  # first: no key, no point rendering
     pdf = render_document(certificate)
-    signer = seal_signer(certificate.department.code)
     signed_at = now()
     sealed = signer.sign(pdf, SealRequest(
         reason=f"{certificate.title} {certificate.serial}",
