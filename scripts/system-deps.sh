@@ -6,8 +6,9 @@ set -euo pipefail
 # Pango renders certificates (WeasyPrint); HarfBuzz subsetting makes a Chinese PDF take 0.1 s, not 10 s;
 # Noto CJK is the Chinese font; python3-venv creates .venv on Ubuntu.
 RUN_PKGS=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk python3-venv)
-# Tests also drive Debian's Chromium (Playwright) and check PDFs with poppler-utils (pdfsig, pdftotext).
-TEST_PKGS=(chromium poppler-utils)
+# Tests also drive Debian's Chromium (Playwright) and check PDFs with poppler-utils (pdfsig, pdftotext);
+# libnss3-tools (certutil) lets pdfsig trust the development root CA.
+TEST_PKGS=(chromium poppler-utils libnss3-tools)
 
 pkgs=("${RUN_PKGS[@]}")
 [ "${1:-run}" = "test" ] && pkgs+=("${TEST_PKGS[@]}")

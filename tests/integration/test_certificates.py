@@ -436,3 +436,73 @@ def test_two_rq_workers_at_once_issue_each_result_exactly_once(templates, databa
         files = list((instance / "certificates").glob("*.pdf"))
         assert sorted(f.name for f in files) == sorted(r.stored_name for r in rows)  # losers left no file
         db.engine.dispose()
+
+
+@pytest.fixture
+def local_tsa(pki_dir):
+    """An RFC 3161 time-stamp authority on localhost (pyHanko's test TSA behind http.server), with a
+    time-stamping certificate from our development root."""
+    import datetime as dt
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import tsp
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    ca_key = serialization.load_pem_private_key((pki_dir / "root-ca.key").read_bytes(), None)
+    ca = x509.load_pem_x509_certificate((pki_dir / "root-ca.pem").read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dev TSA")]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    stamper = DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())))
+    requests_seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            requests_seen.append(body)
+            answer = stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/", requests_seen
+    server.shutdown()
+
+
+def test_a_configured_time_stamp_authority_makes_the_seals_pades_b_t(app, local_tsa):
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    from onestop.certificates.verification import validation_context
+
+    url, seen = local_tsa
+    app.config["ONESTOP_TSA_URL"] = url
+    _operator, application = _completed_restaurant()
+    results = _results(application.id)
+    assert {c.signature_level for c in results} == {"PAdES-B-T"} and len(seen) == len(results)
+    data = operations.file_path(results[0]).read_bytes()
+    status = validate_pdf_signature(PdfFileReader(io.BytesIO(data)).embedded_signatures[0], validation_context())
+    assert status.bottom_line and status.timestamp_validity is not None and status.timestamp_validity.intact
+    assert verify_upload(data).status == "valid"
