@@ -23,7 +23,7 @@ test: system-deps-test $(VENV)/.dev translations
 worker: $(VENV)/.runtime
 	@test -n "$$REDIS_URL" || { echo "worker: set REDIS_URL (without it jobs run inline; run 'flask onestop sweep' from cron)"; exit 1; }
 	$(BIN)/rq cron --url "$$REDIS_URL" onestop/jobs/cron.py & \
-	$(BIN)/rq worker --with-scheduler --url "$$REDIS_URL" onestop
+	$(BIN)/rq worker --with-scheduler --worker-class onestop.certificates.worker.PreloadingWorker --url "$$REDIS_URL" onestop
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check onestop workflows forms tests bench

@@ -104,7 +104,7 @@ def through_rq(app, database_url: str, redis_url: str, count: int, instance: Pat
         for application_id in ids:
             queue.enqueue(execute_many, [("seal_certificates", (application_id,))])
         started = time.perf_counter()
-        processes = [subprocess.Popen([rq, "worker", "--burst", "--url", redis_url, "--name", f"bench-{workers}-{n}-{time.time()}",
+        processes = [subprocess.Popen([rq, "worker", "--burst", "--worker-class", "onestop.certificates.worker.PreloadingWorker", "--url", redis_url, "--name", f"bench-{workers}-{n}-{time.time()}",
                                        "onestop"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
                      for n in range(workers)]
         for p in processes:

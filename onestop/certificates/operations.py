@@ -26,7 +26,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from onestop.accounts.models import Department, User
-from onestop.applications.models import Application, Step
+from onestop.applications.models import Step
 from onestop.applications.operations import lock_application
 from onestop.audit.operations import Actor, record
 from onestop.catalog.operations import bundle_of, department_map

@@ -10,10 +10,10 @@ from flask import current_app
 from jinja2 import TemplateNotFound
 from sqlalchemy import select
 
+from onestop.catalog.operations import bundle_of, department_map
 from onestop.certificates import documents, rendering
 from onestop.certificates.models import Certificate
 from onestop.certificates.signing import SealRequest, seal_signer
-from onestop.catalog.operations import bundle_of, department_map
 from onestop.core.clock import local_now, now, to_local
 
 OUTCOME_ZH = {"approved": "准予", "rejected": "不予批准", "terminated": "终止办理"}

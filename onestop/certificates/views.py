@@ -114,9 +114,9 @@ def download_all(reference: str) -> Response:
     application = db.session.scalar(select(Application).where(Application.reference == reference))
     if application is None or not application.is_owned_by(current_user):
         abort(404)
-    certificates = [c for c in db.session.scalars(select(Certificate).where(
+    certificates = list(db.session.scalars(select(Certificate).where(
         Certificate.application_id == application.id, Certificate.state == "issued")
-        .order_by(Certificate.kind, Certificate.id))]
+        .order_by(Certificate.kind, Certificate.id)))
     if not certificates:
         abort(404)
     buffer = io.BytesIO()
