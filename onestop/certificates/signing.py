@@ -8,15 +8,32 @@ implementing `SealSigner` and returning it from `seal_signer()`.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from flask import current_app
 
 from onestop.certificates.pki import PkiError, PkiPaths, fingerprint
+
+T = TypeVar("T")
+
+
+def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run one of pyHanko's coroutines to completion from synchronous code. pyHanko's own synchronous
+    wrappers fail when the calling thread already runs an event loop, so that case uses a helper thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
 
 # The seal's box on the page, in PDF points from the bottom-left corner; the print templates draw the
 # seal exactly here (see templates/certificates/_page.html), so the signature widget lies on it.
@@ -71,7 +88,8 @@ class PyHankoSealSigner:
                            new_field_spec=SigFieldSpec(SEAL_FIELD, on_page=0, box=SEAL_BOX),
                            stamp_style=TextStampStyle(stamp_text=" ", border_width=0))
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
-        return bytes(signer.sign_pdf(writer).getvalue())
+        output = run_async(lambda: signer.async_sign_pdf(writer))
+        return bytes(output.getvalue())
 
 
 _cache: dict[tuple[str, str, str | None], tuple[float, PyHankoSealSigner]] = {}

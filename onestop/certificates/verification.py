@@ -86,8 +86,10 @@ def check_signature(data: bytes) -> SignatureCheck:
     """Validate the (last) embedded signature with pyHanko against our trust root, offline."""
     from pyhanko.pdf_utils.misc import PdfReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature
     from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    from onestop.certificates.signing import run_async
 
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
@@ -103,7 +105,8 @@ def check_signature(data: bytes) -> SignatureCheck:
     except Exception:  # noqa: BLE001 - a damaged dictionary just has no usable reason
         check.reason = ""
     try:
-        status = validate_pdf_signature(embedded, validation_context())
+        context = validation_context()
+        status = run_async(lambda: async_validate_pdf_signature(embedded, context))
     except Exception as exc:  # noqa: BLE001 - a damaged signature is reported, not raised
         check.problem = f"{type(exc).__name__}: {exc}"
         return check

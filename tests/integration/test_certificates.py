@@ -493,8 +493,9 @@ def local_tsa(pki_dir):
 
 def test_a_configured_time_stamp_authority_makes_the_seals_pades_b_t(app, local_tsa):
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_signature
 
+    from onestop.certificates.signing import run_async
     from onestop.certificates.verification import validation_context
 
     url, seen = local_tsa
@@ -503,6 +504,8 @@ def test_a_configured_time_stamp_authority_makes_the_seals_pades_b_t(app, local_
     results = _results(application.id)
     assert {c.signature_level for c in results} == {"PAdES-B-T"} and len(seen) >= len(results)
     data = operations.file_path(results[0]).read_bytes()
-    status = validate_pdf_signature(PdfFileReader(io.BytesIO(data)).embedded_signatures[0], validation_context())
+    embedded = PdfFileReader(io.BytesIO(data)).embedded_signatures[0]
+    context = validation_context()
+    status = run_async(lambda: async_validate_pdf_signature(embedded, context))
     assert status.bottom_line and status.timestamp_validity is not None and status.timestamp_validity.intact
     assert verify_upload(data).status == "valid"
