@@ -152,8 +152,7 @@ def department_list() -> str:
     if wanted:
         query = query.where(Certificate.serial == wanted.upper())
     certificates = db.session.scalars(query).all()
-    return render_template("certificates/department.html", certificates=certificates, q=wanted,
-                           form=RevokeForm(formdata=None))
+    return render_template("certificates/department.html", certificates=certificates, q=wanted)
 
 
 @bp.route("/desk/certificates/<int:certificate_id>/revoke", methods=["POST"])
