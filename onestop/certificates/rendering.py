@@ -120,9 +120,16 @@ def _weasyprint() -> Any:
 
 
 def warm_up() -> None:
-    """Load WeasyPrint, the fonts and the coverage map now (a worker does it once, before forking)."""
+    """Load WeasyPrint, both faces (Pango and HarfBuzz open them at the first document that uses them,
+    ~0.4 s) and the coverage map now: a worker does it once, before forking a process per job."""
     _weasyprint()
     font_coverage()
+    render_pdf('<html lang="zh-CN"><body><h1>证照</h1><p>电子证照 2026</p></body></html>', title="warm-up")
+    # pyHanko and its cryptography stack take a few hundred milliseconds to import.
+    import pyhanko.pdf_utils.incremental_writer  # noqa: F401
+    import pyhanko.sign.signers.pdf_signer  # noqa: F401
+    import pyhanko.sign.validation.pdf_embedded  # noqa: F401
+    import pyhanko.stamp  # noqa: F401
 
 
 def _fetcher_class() -> Any:

@@ -22,6 +22,9 @@ class PreloadingWorker(Worker):
 
         if jobs._worker_app is None:
             jobs._worker_app = create_app()
-        with jobs._worker_app.app_context():
+        app = jobs._worker_app
+        with app.app_context():
             warm_up()
+            for name in app.jinja_env.list_templates(filter_func=lambda n: n.startswith("certificates/print/")):
+                app.jinja_env.get_template(name)  # compiled once, here
             db.engine.dispose()  # database connections must not be shared with the forked horses
