@@ -33,8 +33,8 @@ from onestop.catalog.operations import bundle_of, department_map
 from onestop.certificates import documents
 from onestop.certificates.models import Certificate, CertificateSerial
 from onestop.core.clock import local_now, now, to_local
-from onestop.core.jobs import after_commit
 from onestop.extensions import db
+from onestop.jobs.notifications import notify_applicant
 from workflows.catalog.schema import Bundle, Output
 
 log = logging.getLogger(__name__)
@@ -224,8 +224,8 @@ def issue_reserved(application_id: int) -> IssueReport:
                actor=Actor.system(), department_id=certificate.department_id)
     db.session.flush()
     db.session.expire_all()  # the issued rows were updated in SQL, around the identity map
-    if issued:
-        after_commit("notify_applicant", application_id, "certificates_issued", ",".join(sorted(issued)))
+    if issued:  # the message is written in the same transaction as the certificates
+        notify_applicant(application_id, "certificates_issued", ",".join(sorted(issued)))
     return IssueReport(issued, failed)
 
 
@@ -256,7 +256,7 @@ def _revoke(certificate: Certificate, reason: str, actor: Actor) -> Certificate:
     certificate.revoke_reason = reason
     record("certificate:revoked", "certificate", certificate.id,
            {"serial": certificate.serial, "reason": reason}, actor=actor, department_id=certificate.department_id)
-    after_commit("notify_applicant", certificate.application_id, "certificate_revoked", certificate.serial)
+    notify_applicant(certificate.application_id, "certificate_revoked", certificate.serial)
     return certificate
 
 
