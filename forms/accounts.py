@@ -51,3 +51,13 @@ class TrackForm(BaseForm):
 
 class ConsentForm(BaseForm):
     decision = HiddenField(validators=[AnyOf(("give", "revoke"))])
+
+
+class ContactForm(BaseForm):
+    """The contact details an applicant keeps up to date themselves."""
+
+    phone = StringField(_l("Mobile phone"), validators=[Required(), PHONE])
+    email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=200),
+                                                Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                                                       message=_l("This is not an e-mail address."))])
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=200)])

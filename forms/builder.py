@@ -166,3 +166,50 @@ def build_supplement_form(
 
 class WithdrawForm(BaseForm):
     reason = TextAreaField(_l("Why do you withdraw?"), validators=[Required(), Length(max=1000)])
+
+
+def display_value(spec: FormField, field: Field, lang: str) -> str:
+    """An answer as the summary page shows it: a choice's label, yes or no, the text as typed."""
+    if spec.type is FieldType.BOOLEAN:
+        return str(_l("Yes") if field.data else _l("No"))
+    raw = field.raw_data[0] if field.raw_data else (field.data if field.data is not None else "")
+    if spec.type is FieldType.SELECT and spec.choices:
+        return next((c.label.get(lang) for c in spec.choices if c.value == raw), str(raw))
+    return str(raw)
+
+
+def client_rules(spec: FormField, field: Field) -> dict[str, str]:
+    """The cheap rules of a field as data attributes, with the server's own messages, so the browser
+    can point out a mistake before sending (static/js/forms.js); the server checks everything again."""
+    label = field.label.text
+    rules: dict[str, str] = {}
+    if spec.required and spec.type is not FieldType.BOOLEAN:
+        rules["data-msg-required"] = str(_l("Please fill in %(label)s.", label=label))
+    if spec.max_length:
+        rules["data-maxlength"] = str(spec.max_length)
+        rules["data-msg-maxlength"] = str(_l("At most %(max)d characters.", max=spec.max_length))
+    if spec.type in (FieldType.NUMBER, FieldType.INTEGER):
+        rules["data-number"] = spec.type.value
+        rules["data-msg-number"] = str(_l("Enter a number."))
+    if spec.min is not None or spec.max is not None:
+        rules["data-min"] = "" if spec.min is None else str(spec.min)
+        rules["data-max"] = "" if spec.max is None else str(spec.max)
+        rules["data-msg-range"] = str(_l("Enter a number from %(min)s to %(max)s.", min=spec.min, max=spec.max))
+    if spec.type is FieldType.DATE:
+        rules["data-date"] = "1"
+        rules["data-msg-date"] = str(_l("Enter a date as YYYY-MM-DD."))
+    if spec.type is FieldType.PHONE:
+        rules["data-pattern"] = r"^1\d{10}$"
+        rules["data-msg-pattern"] = str(_PHONE.message)
+    if spec.type is FieldType.EMAIL:
+        rules["data-pattern"] = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+        rules["data-msg-pattern"] = str(_EMAIL.message)
+    if spec.type in (FieldType.RESIDENT_ID, FieldType.CREDIT_CODE):
+        from forms.base import _credit_messages, _id_messages
+
+        messages = _id_messages() if spec.type is FieldType.RESIDENT_ID else _credit_messages()
+        rules["data-check"] = spec.type.value
+        rules["data-msg-length"] = str(messages["length"])
+        rules["data-msg-characters"] = str(messages["characters"])
+        rules["data-msg-check"] = str(messages["check"])
+    return rules

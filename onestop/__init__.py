@@ -51,8 +51,12 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     from onestop.applications import views as applications_views
     from onestop.catalog import views as catalog_views
     from onestop.core import errors, templating
+    from onestop.deliveries import views as deliveries_views
+    from onestop.drafts import views as drafts_views
     from onestop.instant import views as instant_views
     from onestop.jobs import notifications, sweep  # noqa: F401  (registers the jobs)
+    from onestop.messaging import views as messaging_views
+    from onestop.ratings import views as ratings_views
     from onestop.reviews import views as reviews_views
 
     accounts_views.init_app(app)
@@ -64,6 +68,10 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     app.register_blueprint(reviews_views.bp)
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(instant_views.bp)
+    app.register_blueprint(drafts_views.bp)
+    app.register_blueprint(ratings_views.bp)
+    app.register_blueprint(deliveries_views.bp)
+    app.register_blueprint(messaging_views.bp)
 
     from onestop import certificates, cli
 

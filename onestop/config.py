@@ -7,10 +7,12 @@ and what was expected, rather than failing later in a request.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,34 @@ def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     scheme = raw.split("://", 1)[0] if "://" in raw else ""
     if scheme.split("+", 1)[0] not in schemes:
         raise ConfigError(f"{name}={raw!r}: expected a URL starting with one of {', '.join(s + '://' for s in schemes)}")
+    return raw
+
+
+def _smtp(raw: str) -> dict[str, Any]:
+    """ONESTOP_SMTP_URL: smtp://[user:password@]host[:port] (STARTTLS when the server offers it and
+    always on 587), or smtps://... (TLS from the start, port 465 by default)."""
+    name = "ONESTOP_SMTP_URL"
+    parts = urlsplit(raw)
+    if parts.password:  # the messages below must not print the password
+        raw = raw.replace(":" + parts.password + "@", ":***@", 1)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ConfigError(f"{name}={raw!r}: expected a URL starting with smtp:// or smtps://")
+    if not parts.hostname:
+        raise ConfigError(f"{name}={raw!r}: the URL names no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"{name}={raw!r}: only user, password, host and port belong in it")
+    try:
+        port = parts.port or (465 if parts.scheme == "smtps" else 587)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: the port is not a number from 1 to 65535") from None
+    return {"ssl": parts.scheme == "smtps", "host": parts.hostname, "port": port,
+            "user": unquote(parts.username) if parts.username else None,
+            "password": unquote(parts.password) if parts.password else None}
+
+
+def _mail_from(raw: str) -> str:
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", raw):
+        raise ConfigError(f"ONESTOP_MAIL_FROM={raw!r}: expected an e-mail address such as noreply@example.gov.cn")
     return raw
 
 
@@ -63,6 +93,8 @@ class Settings:
     public_url: str
     pki_dir: Path
     tsa_url: str | None
+    smtp: dict[str, Any] | None = None
+    mail_from: str = "noreply@onestop.invalid"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def flask_config(self) -> dict[str, Any]:
@@ -94,6 +126,8 @@ class Settings:
             "ONESTOP_PKI_DIR": str(self.pki_dir),
             "ONESTOP_TSA_URL": self.tsa_url,
             "ONESTOP_CERTIFICATE_DIR": str(self.instance_path / "certificates"),
+            "ONESTOP_SMTP": self.smtp,
+            "ONESTOP_MAIL_FROM": self.mail_from,
             **self.extra,
         }
 
@@ -165,6 +199,8 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
     tsa_url = env.get("ONESTOP_TSA_URL") or None
     if tsa_url:
         tsa_url = _url("ONESTOP_TSA_URL", tsa_url, ("http", "https"))
+    smtp = _smtp(env["ONESTOP_SMTP_URL"]) if env.get("ONESTOP_SMTP_URL") else None
+    mail_from = _mail_from(env.get("ONESTOP_MAIL_FROM", "noreply@onestop.invalid"))
 
     return Settings(
         env=mode,
@@ -179,5 +215,7 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
         public_url=public_url,
         pki_dir=Path(env.get("ONESTOP_PKI_DIR") or instance / "pki"),
         tsa_url=tsa_url,
+        smtp=smtp,
+        mail_from=mail_from,
     )
 

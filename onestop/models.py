@@ -17,11 +17,16 @@ from onestop.audit.models import AuditChainHead, AuditEvent
 from onestop.catalog.models import BundleVersion
 from onestop.certificates.models import Certificate, CertificateSerial
 from onestop.clocks.models import CalendarDay, CalendarYear
+from onestop.deliveries.models import Delivery
+from onestop.drafts.models import Draft
 from onestop.instant.models import CreditImport, CreditRecord, InstantSwitch
+from onestop.messaging.models import OutboundMessage
+from onestop.profiles.models import ProfileEntry
+from onestop.ratings.models import Rating
 
 __all__ = [
     "Answer", "Application", "AuditChainHead", "AuditEvent", "BundleVersion", "CalendarDay", "CalendarYear",
-    "Certificate", "CertificateSerial", "CreditImport", "CreditRecord", "Department", "Enterprise", "InstantSwitch",
-    "Material", "Notification", "StaffRole", "Step", "StepAlert", "StepExtension", "StepPause", "StepTransition",
-    "SupplementRequest", "User",
+    "Certificate", "CertificateSerial", "CreditImport", "CreditRecord", "Delivery", "Department", "Draft",
+    "Enterprise", "InstantSwitch", "Material", "Notification", "OutboundMessage", "ProfileEntry", "Rating",
+    "StaffRole", "Step", "StepAlert", "StepExtension", "StepPause", "StepTransition", "SupplementRequest", "User",
 ]

@@ -35,6 +35,16 @@ def message_text(notification: Notification) -> str:
         "certificates_issued": lambda: _("The results of %(ref)s are issued: download them from the matter's page.", ref=reference),
         "certificate_revoked": lambda: _("A certificate of %(ref)s was revoked (%(serial)s).", ref=reference, serial=data.get("detail", "")),
         "post_check_confirmed": lambda: _("The post-approval check of %(ref)s confirmed your commitment.", ref=reference),
+        "step_suspended": lambda: _("A department suspended its work on %(ref)s; the time limit is paused.", ref=reference),
+        "supplement_due_soon": lambda: _("Reminder: the corrections for %(ref)s are due within 1 working day.", ref=reference),
+        "result_posted": lambda: _("A result of %(ref)s was posted to you (tracking number %(no)s).", ref=reference,
+                                   no=str(data.get("detail", "")).split(":", 1)[-1]),
+        "result_delivered": lambda: _("A result of %(ref)s was delivered.", ref=reference),
+        "result_returned": lambda: _("A result of %(ref)s came back to the department; please check your address.", ref=reference),
+        "rating_replied": lambda: _("The department head answered your rating of %(ref)s.", ref=reference),
+        "bad_rating": lambda: _("A bad rating on %(ref)s is to be answered within 5 working days.", ref=reference),
+        "rating_appealed": lambda: _("A staff member appealed a rating on %(ref)s.", ref=reference),
+        "rating_overdue": lambda: _("The answer to a bad rating on %(ref)s is overdue.", ref=reference),
     }
     text = texts.get(kind)
     return text() if text else _("News about %(ref)s.", ref=reference)

@@ -100,6 +100,8 @@ class Material(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"), index=True)
+    # Uploaded into a draft of the one form: kept with the draft until it is submitted or discarded.
+    draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"), index=True)
     material_key: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(255))  # as the applicant named it; display only
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import filetype
 from flask import current_app
+from flask_babel import gettext as _
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from werkzeug.datastructures import FileStorage
@@ -71,3 +72,22 @@ def check_and_store(upload: FileStorage, owner: User, material_key: str, allowed
 
 def material_path(material: Material) -> Path:
     return Path(current_app.config["ONESTOP_UPLOAD_DIR"]) / material.stored_name
+
+
+_FORMAT_NAMES = {"pdf": "PDF", "jpeg": "JPEG", "png": "PNG"}
+
+
+def upload_error_text(error: UploadError, formats: list[str] | tuple[str, ...] = ("pdf", "jpeg", "png")) -> str:
+    """Why a file was refused, in the reader's language, with what would be accepted."""
+    if error.code == "too_large":
+        limit = current_app.config["ONESTOP_UPLOAD_MAX_BYTES"] // (1024 * 1024)
+        return _("The file is larger than %(mb)d MB. Please make it smaller (e.g. scan at a lower resolution).", mb=limit)
+    if error.code == "empty":
+        return _("The file is empty.")
+    if error.code == "broken_pdf":
+        return _("This PDF cannot be opened. Please save it again and upload it.")
+    from onestop.core.i18n import current_lang
+
+    names = ("、" if current_lang() == "zh" else ", ").join(_FORMAT_NAMES[f] for f in formats)
+    return _("Only %(formats)s files are accepted; this file's content is none of them, whatever its name says.",
+             formats=names)

@@ -1,9 +1,9 @@
-"""The applicant's pages: the one form, my matters, one matter, a material."""
+"""The applicant's pages: start the one form, my matters, one matter, its receipt, a material, the
+message centre, the progress check without login, and the profile."""
 
 from __future__ import annotations
 
 import hmac
-import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,54 +14,29 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from forms.accounts import ConsentForm, TrackForm
-from forms.builder import BundleForm, WithdrawForm, build_form, build_supplement_form
-from onestop.accounts.models import User
+from forms.accounts import ConsentForm, ContactForm, TrackForm
+from forms.builder import WithdrawForm, build_supplement_form
 from onestop.applications.engine import open_request
+from onestop.applications.expected import application_forecast
 from onestop.applications.messages import message_text
 from onestop.applications.models import Application, Material, Notification
-from onestop.applications.operations import (
-    AnswerError,
-    SubmissionError,
-    answer_supplements,
-    lock_application,
-    submit,
-    withdraw,
-)
-from onestop.applications.uploads import UploadError, check_and_store, material_path
+from onestop.applications.operations import AnswerError, answer_supplements, lock_application, withdraw
+from onestop.applications.tracking import timeline
+from onestop.applications.uploads import UploadError, check_and_store, material_path, upload_error_text
 from onestop.audit.operations import Actor, record
 from onestop.catalog.operations import bundle_of, current_version, department_map
 from onestop.core.clock import local_now, now
 from onestop.core.i18n import current_lang
 from onestop.core.jobs import commit
+from onestop.drafts.models import Draft
+from onestop.drafts.operations import open_draft, start_draft
 from onestop.extensions import db, limiter
+from onestop.profiles.operations import set_consent, update_contact
+from onestop.profiles.queries import PROFILE_KEYS, profile_facts
 from workflows.catalog.schema import Bundle
 from workflows.states import InvalidTransition
 
 bp = Blueprint("applications", __name__)
-
-_UPLOAD_ERRORS = {
-    "too_large": lambda: _("The file is larger than the limit."),
-    "empty": lambda: _("The file is empty."),
-    "wrong_type": lambda: _("Only PDF, JPEG and PNG files are accepted; this file's content is none of them."),
-    "broken_pdf": lambda: _("This PDF cannot be opened. Please save it again and upload it."),
-}
-
-
-def profile_values(user: User) -> dict[str, Any]:
-    """一人一档 / 一企一档: what the profile can prefill. Empty without the applicant's consent."""
-    if user.prefill_consent_at is None:
-        return {}
-    values: dict[str, Any] = {
-        "person.name": user.name, "person.id_number": user.id_number, "person.phone": user.phone,
-        "person.email": user.email, "person.address": user.address,
-        "operator.name": user.name, "operator.id_number": user.id_number, "operator.phone": user.phone,
-    }
-    if user.enterprise is not None:
-        e = user.enterprise
-        values.update({"enterprise.name": e.name, "enterprise.credit_code": e.credit_code,
-                       "enterprise.legal_representative": e.legal_representative, "enterprise.address": e.address})
-    return {k: v for k, v in values.items() if v}
 
 
 def _applicant_required() -> None:
@@ -69,42 +44,11 @@ def _applicant_required() -> None:
         abort(403)
 
 
-def _collect_materials(form: BundleForm, bundle: Bundle, answers: dict[str, Any]) -> tuple[dict[str, int], bool]:
-    """Store new uploads, keep earlier ones; return the material ids and whether all is in order."""
-    ok = True
-    ids: dict[str, int] = {}
-    for spec in bundle.materials:
-        if spec.held_by_government or (spec.show_if is not None and not spec.show_if.holds(answers)):
-            continue
-        file_field, kept_field = form[f"file_{spec.key}"], form[f"kept_{spec.key}"]
-        upload = request.files.get(file_field.name)
-        if upload is not None and upload.filename:
-            try:
-                material = check_and_store(upload, current_user, spec.key, list(spec.formats))
-            except UploadError as exc:
-                file_field.errors = [_UPLOAD_ERRORS[exc.code]()]
-                ok = False
-                continue
-            kept_field.data = str(material.id)
-        if kept_field.data:
-            material = db.session.get(Material, int(kept_field.data)) if kept_field.data.isdigit() else None
-            if material is None or material.owner_id != current_user.id or material.material_key != spec.key \
-                    or material.application_id is not None:
-                kept_field.data = ""
-            else:
-                ids[spec.key] = material.id
-                continue
-        # A non-key material may follow later (容缺受理): the department decides whether to accept without it.
-        if spec.required and spec.key_material:
-            file_field.errors = [_("Please upload %(name)s.", name=spec.name.get(current_lang()))]
-            ok = False
-    return ids, ok
-
-
 @bp.route("/apply/<code>", methods=["GET", "POST"])
 @login_required
 @limiter.limit("30 per minute", methods=["POST"])
-def apply(code: str) -> str | Response:
+def apply(code: str) -> str | Response | tuple[str, int]:
+    """Start the one form, or resume the open draft of this matter (on any device)."""
     _applicant_required()
     version = current_version(code)
     if version is None:
@@ -112,53 +56,20 @@ def apply(code: str) -> str | Response:
     bundle = bundle_of(version)
     if (bundle.audience == "enterprise") != (current_user.enterprise_id is not None):
         return render_template("applications/wrong_audience.html", bundle=bundle), 403
-    form_class = build_form(bundle, current_lang(), today=local_now().date())
-    profile = profile_values(current_user)
-    if request.method == "GET":
-        data = {f.key: profile[f.profile] for f in bundle.fields if f.profile and f.profile in profile}
-        form = form_class(data=data | {"idempotency_key": uuid.uuid4().hex})
-    else:
-        form = form_class()
-        key = form.idempotency_key.data or ""
-        if not key or len(key) > 64:
-            abort(400)
-        earlier = db.session.scalar(select(Application).where(
-            Application.applicant_id == current_user.id, Application.idempotency_key == key))
-        if earlier is not None:  # a second click or a replay: show the first submission
-            return redirect(url_for("applications.detail", reference=earlier.reference))
-        valid = form.validate_on_submit()
-        answers = form.answers() if valid else _safe_raw(form, bundle)
-        material_ids, materials_ok = _collect_materials(form, bundle, answers)
-        if valid:
-            # The matter's own conditions (e.g. the minimum publication period before a credit repair).
-            form.form_errors.extend(r.get(current_lang()) for r in bundle.refusals(answers, local_now().date()))
-            valid = not form.form_errors
-        if valid and materials_ok:
-            try:
-                result = submit(current_user, version, answers, material_ids, key,
-                                prefilled=_prefilled(form, bundle, profile))
-            except SubmissionError:
-                db.session.rollback()
-                abort(400)
-            commit()
-            flash(_("Submitted. Your reference number is %(ref)s and your query code is %(code)s.",
-                    ref=result.application.reference, code=result.application.query_code), "success")
-            return redirect(url_for("applications.detail", reference=result.application.reference))
-        commit()  # keep the uploads that were accepted, so they need not be sent again
-        flash(_("Some answers need your attention; everything you entered is kept."), "error")
-    return render_template("applications/apply.html", form=form, bundle=bundle,
-                           prefilled=_prefilled(form, bundle, profile),
-                           departments=department_map())
+    draft = open_draft(current_user, code)
+    if draft is None:
+        draft = start_draft(current_user, version)
+        commit()
+        first = bundle.sections[0].key
+        return redirect(url_for("drafts.step", public_id=draft.public_id, step_key=first))
+    flash(_("You are continuing the draft you saved on %(when)s.", when=_local(draft.updated_at)), "info")
+    return redirect(url_for("drafts.step", public_id=draft.public_id, step_key=draft.step or bundle.sections[0].key))
 
 
-def _prefilled(form: BundleForm, bundle: Bundle, profile: dict[str, Any]) -> set[str]:
-    """Fields whose value is still the one the profile gave (the applicant may have changed it)."""
-    return {f.key for f in bundle.fields
-            if f.profile and f.profile in profile and form[f.key].data == profile[f.profile]}
+def _local(value: Any) -> str:
+    from onestop.core.templating import local_time
 
-
-def _safe_raw(form: BundleForm, bundle: Bundle) -> dict[str, Any]:
-    return {f.key: form[f.key].data for f in bundle.fields if form[f.key].data not in (None, "")}
+    return local_time(value)
 
 
 @bp.route("/my/applications")
@@ -170,7 +81,10 @@ def mine() -> str:
     applications = db.session.scalars(
         select(Application).where(owner).order_by(Application.submitted_at.desc()).limit(200)
     ).all()
-    return render_template("applications/mine.html", applications=applications)
+    drafts = db.session.scalars(select(Draft).where(
+        Draft.applicant_id == current_user.id, Draft.state == "open").order_by(Draft.updated_at.desc())).all()
+    return render_template("applications/mine.html", applications=applications, drafts=drafts,
+                           bundles={d.bundle_code: bundle_of(d.bundle_version) for d in drafts})
 
 
 def _own_application(reference: str) -> Application:
@@ -190,7 +104,7 @@ def _todo(application: Application) -> tuple[list[dict[str, Any]], list[str], li
         request_ = open_request(step) if step.state == "supplement" else None
         if request_ is not None:
             for problem in request_.problems:
-                items.append({"step": step, "request": request_, **problem})
+                items.append({"step": step, "request": request_, "due_at": request_.due_at, **problem})
                 target = fields if problem["kind"] == "field" else materials if problem["kind"] == "material" else None
                 if target is not None and problem["key"] not in target:
                     target.append(problem["key"])
@@ -221,8 +135,12 @@ def detail(reference: str) -> str:
 
 
 def _render_detail(application: Application, supplement_form: Any = None, withdraw_form: Any = None) -> str:
+    from onestop.deliveries.queries import deliveries_of
+    from onestop.ratings.queries import rating_panel
+
     bundle = bundle_of(application.bundle_version)
     todo, _fields, _materials = _todo(application)
+    ended = application.state != "in_progress"
     return render_template(
         "applications/detail.html", application=application, bundle=bundle,
         departments={d.id: d for d in department_map().values()}, todo=todo,
@@ -230,7 +148,22 @@ def _render_detail(application: Application, supplement_form: Any = None, withdr
         supplement_form=supplement_form or _supplement_form(application, bundle),
         withdraw_form=withdraw_form or WithdrawForm(formdata=None),
         can_withdraw=application.state == "in_progress",
+        tracked=timeline(application), forecast=None if ended else application_forecast(application),
+        deliveries=deliveries_of(application, bundle) if ended else [],
+        ratings=rating_panel(application) if ended else None,
     )
+
+
+@bp.route("/my/applications/<reference>/receipt")
+@login_required
+def receipt(reference: str) -> str:
+    """受理回执: the reference number, the query code and the expected completion date, explained."""
+    application = _own_application(reference)
+    bundle = bundle_of(application.bundle_version)
+    return render_template("applications/receipt.html", application=application, bundle=bundle,
+                           forecast=application_forecast(application) if application.state == "in_progress" else None,
+                           departments={d.id: d for d in department_map().values()},
+                           department_codes=department_map())
 
 
 @bp.route("/my/applications/<reference>/supplement", methods=["POST"])
@@ -259,7 +192,7 @@ def supplement(reference: str) -> str | Response:
         try:
             material_ids[key] = check_and_store(upload, current_user, key, list(spec.formats)).id
         except UploadError as exc:
-            form[f"file_{key}"].errors = [_UPLOAD_ERRORS[exc.code]()]
+            form[f"file_{key}"].errors = [upload_error_text(exc, spec.formats)]
             valid = False
     if valid:
         application = lock_application(application.id)
@@ -275,6 +208,7 @@ def supplement(reference: str) -> str | Response:
             return redirect(url_for("applications.detail", reference=reference))
     else:
         commit()  # accepted uploads are kept for the next attempt
+        flash(_("Some answers need your attention; everything you entered is kept."), "error")
     return _render_detail(application, supplement_form=form)
 
 
@@ -315,7 +249,9 @@ def material(material_id: int) -> Response:
     item = db.session.get(Material, material_id)
     if item is None:
         abort(404)
-    allowed = item.owner_id == current_user.id
+    # The uploader, and the operators of the enterprise whose application it belongs to.
+    allowed = item.owner_id == current_user.id or (
+        item.application is not None and item.application.is_owned_by(current_user))
     if not allowed and item.application is not None and current_user.is_staff:
         bundle = bundle_of(item.application.bundle_version)
         spec = next((m for m in bundle.materials if m.key == item.material_key), None)
@@ -361,21 +297,32 @@ def track() -> str:
             form.form_errors.append(_("No matter matches this reference number and query code."))
     bundle = bundle_of(application.bundle_version) if application else None
     return render_template("applications/track.html", form=form, application=application, bundle=bundle,
-                           departments={d.id: d for d in department_map().values()})
+                           tracked=timeline(application, public=True) if application else [],
+                           forecast=application_forecast(application)
+                           if application is not None and application.state == "in_progress" else None)
 
 
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile() -> str | Response:
-    """一人一档 / 一企一档: what onestop holds, and the consent to reuse it (revocable)."""
+    """一人一档 / 一企一档: what onestop holds and where it came from, and the consent to reuse it."""
     _applicant_required()
-    form = ConsentForm()
-    if form.validate_on_submit():
-        give = form.decision.data == "give"
-        current_user.prefill_consent_at = now() if give else None
-        record("account:consent_given" if give else "account:consent_revoked", "user", current_user.id)
+    consent = ConsentForm(prefix="consent")
+    contact = ContactForm(prefix="contact", obj=current_user if request.method == "GET" else None)
+    if request.form.get("consent-decision") and consent.validate_on_submit():
+        give = consent.decision.data == "give"
+        set_consent(current_user, give)
         commit()
         flash(_("Your forms will be prefilled from your profile.") if give
               else _("Consent revoked: your forms will no longer be prefilled."), "success")
         return redirect(url_for("applications.profile"))
-    return render_template("applications/profile.html", form=form)
+    if request.form.get("contact-submit") and contact.validate_on_submit():
+        update_contact(current_user, contact.phone.data, contact.email.data or None, contact.address.data or None)
+        commit()
+        flash(_("Your contact details were saved."), "success")
+        return redirect(url_for("applications.profile"))
+    from onestop.applications.measures import bundle_prefill_overview
+
+    return render_template("applications/profile.html", consent=consent, contact=contact,
+                           facts=profile_facts(current_user), keys=PROFILE_KEYS,
+                           overview=bundle_prefill_overview(current_user))

@@ -2,9 +2,11 @@
 
 A message is written in the same transaction as the change it tells of (a transactional outbox): a
 committed change always has its message, a rolled-back one never has. Operations call these functions
-directly; delivery beyond the site (e-mail, SMS) reads the rows after commit. Each message has a dedupe
-key, and a second insert of the same key is ignored, so a function that runs twice (a retried job, a
-sweep) writes nothing twice.
+directly; delivery beyond the site reads the rows after commit: each new message becomes an e-mail
+(users with an address, staff included) and a text message (applicants), sent by the job
+`send_messages` at most once per channel and retried by the sweep (onestop.messaging). Each message has
+a dedupe key, and a second insert of the same key is ignored, so a function that runs twice (a retried
+job, a sweep) writes nothing twice.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from sqlalchemy import select
 from onestop.accounts.models import StaffRole, User
 from onestop.applications.models import Application, Notification, Step
 from onestop.core.clock import now
-from onestop.core.jobs import job
+from onestop.core.jobs import after_commit, job
 from onestop.extensions import db
+from onestop.messaging.models import OutboundMessage
+from onestop.messaging.operations import deliver, queue_for
 
 
 def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> None:
@@ -28,7 +32,48 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> None:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(Notification).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    inserted = db.session.scalars(insert(Notification).values(rows).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]).returning(Notification.id)).all()
+    if inserted:
+        # E-mail and SMS leave only once the messages are committed; a duplicate (not inserted) sends nothing.
+        after_commit("send_messages", *sorted(inserted))
+
+
+@job("send_messages")
+def send_messages(*notification_ids: int) -> None:
+    """The e-mail and the text message of each new message: queued in the outbox (once per channel) and
+    sent; a failed send is counted and retried by the sweep, never repeated after success."""
+    for notification in db.session.scalars(select(Notification).where(Notification.id.in_(notification_ids))):
+        queued = set(db.session.scalars(select(OutboundMessage.channel).where(
+            OutboundMessage.notification_id == notification.id)))
+        user = db.session.get(User, notification.user_id)
+        if user is not None and not queued:
+            queue_for(notification, user)
+    db.session.flush()
+    stmt = select(OutboundMessage).where(OutboundMessage.notification_id.in_(notification_ids),
+                                         OutboundMessage.state == "pending").order_by(OutboundMessage.id)
+    if db.engine.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)  # a concurrent retry takes the others
+    for message in db.session.scalars(stmt):
+        deliver(message)
+
+
+@job("notify_rating")
+def notify_rating(rating_id: int, kind: str) -> None:
+    """A bad rating, an appeal or an overdue answer: the heads of the department are told."""
+    from onestop.ratings.models import Rating
+
+    rating = db.session.get(Rating, rating_id)
+    if rating is None:
+        return
+    application = db.session.get(Application, rating.application_id)
+    heads = db.session.scalars(select(StaffRole.user_id).distinct().where(
+        StaffRole.department_id == rating.department_id, StaffRole.role == "head")).all()
+    _notify_many(
+        (user_id, rating.application_id, kind, f"rating:{rating.id}:{kind}:{user_id}",
+         {"reference": application.reference if application else "", "rating": str(rating.id)})
+        for user_id in heads
+    )
 
 
 def _notify(user_id: int, application_id: int | None, kind: str, dedupe_key: str, data: dict[str, str]) -> None:
@@ -46,6 +91,8 @@ def _notify_many(messages: Iterable[tuple[int, int | None, str, str, dict[str, s
 
 @job("notify_applicant")
 def notify_applicant(application_id: int, kind: str, detail: str) -> None:
+    if kind == "step_supplement":
+        return  # the request itself sends "supplement_requested", with the to-do list: one notice, not two
     application = db.session.get(Application, application_id)
     if application is None:
         return

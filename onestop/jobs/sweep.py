@@ -59,10 +59,10 @@ ORPHAN_UPLOAD_AGE = timedelta(hours=24)
 
 
 def remove_orphan_uploads(report: SweepReport) -> None:
-    """Files uploaded with a form that was never submitted: not attached to any application."""
+    """Files uploaded with a form that was never submitted: attached to no application and no open draft."""
     cutoff = now() - ORPHAN_UPLOAD_AGE
     orphans = db.session.scalars(select(Material).where(
-        Material.application_id.is_(None), Material.uploaded_at < cutoff).limit(1000)).all()
+        Material.application_id.is_(None), Material.draft_id.is_(None), Material.uploaded_at < cutoff).limit(1000)).all()
     for material in orphans:
         path = material_path(material)
         record("material:removed_unused", "material", material.id,
@@ -92,7 +92,60 @@ def run_sweep() -> SweepReport:
         except Exception:
             db.session.rollback()
             log.exception("sweep: step %s failed; it is retried on the next run", step_id)
+    _sweep_portal(report)
     return report
+
+
+def _sweep_portal(report: SweepReport) -> None:
+    """The applicant-facing duties: stale drafts, deemed ratings, overdue answers to bad ratings, and
+    e-mails or text messages whose retry time has come. Each in its own transaction."""
+    from onestop.drafts.operations import purge_stale_drafts
+    from onestop.messaging.operations import retry_due
+    from onestop.ratings.operations import alert_overdue_answers, deem_ratings
+
+    def drafts() -> None:
+        if (n := purge_stale_drafts()):
+            report.actions.append(f"{n} drafts untouched for 30 days discarded")
+
+    def ratings() -> None:
+        for rating in deem_ratings():
+            report.actions.append(f"rating {rating.id}: deemed 基本满意 (application {rating.application_id})")
+
+    def answers() -> None:
+        for rating in alert_overdue_answers():
+            report.alerts.append(f"rating {rating.id}: answer overdue")
+
+    def messages() -> None:
+        if (n := retry_due()):
+            report.actions.append(f"{n} e-mails or text messages retried")
+
+    for duty in (drafts, ratings, answers, messages):
+        try:
+            duty()
+            commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("sweep: %s failed; it is retried on the next run", duty.__name__)
+
+
+def _warn_applicant(step: Step, report: SweepReport) -> None:
+    """1 working day before a supplement request is due, the applicant is reminded (once per request)."""
+    request = engine.open_request(step) if step.step_state is StepState.SUPPLEMENT else None
+    if request is None or request.due_at <= now():
+        return
+    left = counted_time(now(), request.due_at, Unit.WORKING_DAYS, work_calendar())
+    if left > 1:
+        return
+    kind = f"supplement_soon_{request.id}"
+    if db.session.scalar(select(StepAlert.id).where(StepAlert.step_id == step.id, StepAlert.kind == kind)):
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(StepAlert(step_id=step.id, kind=kind, created_at=now()))
+    except IntegrityError:
+        return
+    after_commit("notify_applicant", step.application_id, "supplement_due_soon", str(request.id))
+    report.alerts.append(f"step {step.id}: supplement due soon")
 
 
 def _sweep_step(step_id: int, report: SweepReport) -> None:
@@ -108,6 +161,7 @@ def _sweep_step(step_id: int, report: SweepReport) -> None:
         db.session.flush()
         advance(application, bundle, Actor.system())
     _alert(step, item, report)
+    _warn_applicant(step, report)
 
 
 def _act(step: Step, item: Item, report: SweepReport) -> bool:
