@@ -8,12 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from forms.builder import BundleForm, build_form, client_rules, display_value
@@ -43,6 +45,31 @@ from workflows.routing import applicable_items
 
 bp = Blueprint("drafts", __name__)
 bp.add_app_template_global(client_rules, "client_rules")
+
+
+def _back_to_the_step(message: str) -> Response:
+    """A refused request on a step: say why on the same step; the draft holds everything saved before."""
+    db.session.rollback()
+    flash(message, "error")
+    parts = request.path.rstrip("/").split("/")
+    if len(parts) >= 4 and parts[1] == "drafts" and parts[3] not in ("submit", "discard"):
+        return redirect(request.path)
+    if len(parts) >= 3 and parts[1] == "drafts":
+        return redirect(f"/drafts/{parts[2]}/{CHECK}")
+    return redirect(url_for("applications.mine"))
+
+
+@bp.errorhandler(CSRFError)
+def _expired(error: CSRFError) -> Response:
+    return _back_to_the_step(_("This page had expired, so nothing from it was saved. Everything saved before is "
+                               "still in your draft: please enter this page again."))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge) -> Response:
+    limit = current_app.config["ONESTOP_UPLOAD_MAX_BYTES"] // (1024 * 1024)
+    return _back_to_the_step(_("The files sent at once were too large (each file at most %(mb)d MB). Nothing from "
+                               "this page was saved; please send the files again, fewer at a time.", mb=limit))
 
 MATERIALS, CHECK = "materials", "check"
 
@@ -133,8 +160,6 @@ def _render(draft: Draft, bundle: Bundle, step: StepInfo, form: BundleForm, stat
 
 
 def _upload_limit_mb() -> int:
-    from flask import current_app
-
     return int(current_app.config["ONESTOP_UPLOAD_MAX_BYTES"] // (1024 * 1024))
 
 

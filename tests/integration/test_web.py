@@ -10,7 +10,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from onestop.accounts.models import User
-from onestop.applications.models import Application, Material, Step
+from onestop.applications.models import Step
 from onestop.core.clock import now
 from onestop.core.jobs import commit
 from onestop.extensions import db
@@ -21,7 +21,6 @@ from tests.factories import (
     make_person,
     make_reviewer,
     pdf_bytes,
-    png_bytes,
     step_of,
 )
 
@@ -90,102 +89,6 @@ def test_security_headers(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_first_matter_through_the_pages(app, client):
-    operator = make_operator("op1")
-    reviewers = {code: make_reviewer(code, f"{code}_desk") for code in ("samr", "fire", "water")}
-    commit()
-    assert login(client, "op1").status_code == 302
-    form = client.get("/apply/restaurant_opening").get_data(as_text=True)
-    assert operator.enterprise.credit_code in form  # prefilled from the enterprise profile with consent
-    response = client.post("/apply/restaurant_opening", data={**restaurant_form(form), **all_files()},
-                           content_type="multipart/form-data")
-    assert response.status_code == 302, response.get_data(as_text=True)
-    application = db.session.scalar(select(Application))
-    assert response.headers["Location"].endswith(f"/my/applications/{application.reference}")
-    assert {a.field for a in application.answers if a.prefilled} >= {"enterprise_name", "credit_code"}
-    assert len(application.materials) == 5
-    detail = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert application.reference in detail and "待受理" in detail
-
-    client.post("/logout", data={"csrf_token": csrf(client, "/my/applications")})
-    for _round in range(2):  # the licence first, then the three items that waited for it
-        for code, reviewer in reviewers.items():
-            login(client, reviewer.username)
-            queue = client.get("/desk/").get_data(as_text=True)
-            db.session.expire_all()
-            for step in [s for s in application.steps if s.department.code == code and s.state in ("received", "accepted")]:
-                assert application.reference in queue
-                for action in (["accept"] if step.state == "received" else []) + ["approve"]:
-                    page = client.get(f"/desk/steps/{step.id}").get_data(as_text=True)
-                    r = client.post(f"/desk/steps/{step.id}/decide", data={
-                        "csrf_token": hidden(page, "csrf_token"), "action": action,
-                        "version": hidden(page, "version")})
-                    assert r.status_code == 302
-            client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
-    db.session.expire_all()
-    assert application.state == "completed"
-    login(client, "op1")
-    final = client.get(f"/my/applications/{application.reference}").get_data(as_text=True)
-    assert "已办结" in final and final.count("准予") >= 4
-
-
-def test_double_submit_creates_one_application(client):
-    make_operator("op2")
-    commit()
-    login(client, "op2")
-    form = client.get("/apply/restaurant_opening").get_data(as_text=True)
-    data = restaurant_form(form)
-    first = client.post("/apply/restaurant_opening", data={**data, **all_files()}, content_type="multipart/form-data")
-    second = client.post("/apply/restaurant_opening", data={**data, **all_files()}, content_type="multipart/form-data")
-    assert first.status_code == second.status_code == 302
-    assert first.headers["Location"] == second.headers["Location"]
-    assert count(Application) == 1
-
-
-def test_rejected_upload_keeps_everything_else(client):
-    make_operator("op3")
-    commit()
-    login(client, "op3")
-    form = client.get("/apply/restaurant_opening").get_data(as_text=True)
-    bad = files(premises_proof=b"this is text, not a PDF", floor_plan=pdf_bytes(), food_safety_rules=png_bytes(),
-                fire_safety_plan=pdf_bytes(), drainage_plan=pdf_bytes())
-    response = client.post("/apply/restaurant_opening", data={**restaurant_form(form), **bad},
-                           content_type="multipart/form-data")
-    page = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert "仅接受PDF、JPEG和PNG文件" in page
-    assert 'value="豫味小馆（花园路店）"' in page  # the typed answers are still there
-    assert count(Application) == 0
-    kept = hidden(page, "kept_floor_plan")
-    assert kept and db.session.get(Material, int(kept)).pages == 1  # accepted uploads are kept
-    # Re-send only the corrected file: the kept ones count.
-    retry = restaurant_form(page)
-    for key in ("floor_plan", "food_safety_rules", "fire_safety_plan", "drainage_plan"):
-        retry[f"kept_{key}"] = hidden(page, f"kept_{key}")
-    response = client.post("/apply/restaurant_opening", data={**retry, **files(premises_proof=pdf_bytes(2))},
-                           content_type="multipart/form-data")
-    assert response.status_code == 302
-    application = db.session.scalar(select(Application))
-    assert {m.material_key: m.pages for m in application.materials}["premises_proof"] == 2
-
-
-def test_bad_answers_get_chinese_messages_next_to_the_field(client):
-    make_operator("op4")
-    commit()
-    login(client, "op4")
-    form = client.get("/apply/restaurant_opening").get_data(as_text=True)
-    data = restaurant_form(form, operator_id="410105199003070019", credit_code="91410100MA44F7XH8A",
-                           floor_area="很大", shop_name="")
-    page = client.post("/apply/restaurant_opening", data={**data, **all_files()},
-                       content_type="multipart/form-data").get_data(as_text=True)
-    assert "身份证号码校验位不正确" in page
-    assert "统一社会信用代码校验码不正确" in page
-    assert "请输入数字。" in page and "Not a valid" not in page
-    assert "请填写门店名称" in page
-    assert 'aria-invalid="true"' in page
-    assert count(Application) == 0
-
-
 def test_script_in_answers_is_shown_escaped(client):
     operator = make_operator("op5")
     reviewer = make_reviewer("samr", "samr_x")
@@ -216,27 +119,6 @@ def test_missing_csrf_token_is_refused_and_nothing_changes(client):
     assert step.state == "received"
     stale = client.post(f"/desk/steps/{step.id}/decide", data={"action": "accept", "csrf_token": "forged.token"})
     assert stale.status_code == 400
-
-
-def test_forged_requests_for_another_applicants_things_are_refused(client):
-    owner = make_operator("owner")
-    other = make_person("other")
-    application = make_application("restaurant_opening", applicant=owner)
-    material = application.materials[0]
-    commit()
-    login(client, other.username)
-    assert client.get(f"/my/applications/{application.reference}").status_code == 404
-    assert client.get(f"/materials/{material.id}").status_code == 404
-    assert application.reference not in client.get("/my/applications").get_data(as_text=True)
-    # An id in a form field grants nothing: another applicant's upload cannot be attached.
-    form = client.get("/apply/company_establishment").get_data(as_text=True)
-    response = client.post("/apply/company_establishment", data={
-        "csrf_token": hidden(form, "csrf_token"), "idempotency_key": hidden(form, "idempotency_key"),
-        "kept_premises_proof": str(material.id)}, content_type="multipart/form-data")
-    assert response.status_code == 200
-    db.session.refresh(material)
-    assert material.application_id == application.id
-    assert count(Application) == 1
 
 
 def test_reviewers_see_and_decide_only_their_departments_steps(client):
@@ -491,14 +373,3 @@ def test_the_message_centre_shows_news_and_marks_it_read(client):
     assert 'class="badge"' not in client.get("/my/applications").get_data(as_text=True)
 
 
-def test_revoking_consent_stops_the_prefill(client):
-    operator = make_operator("consent_op")
-    commit()
-    login(client, "consent_op")
-    assert operator.enterprise.credit_code in client.get("/apply/restaurant_opening").get_data(as_text=True)
-    page = client.get("/profile").get_data(as_text=True)
-    assert "410105********" in page  # the ID number is masked on the profile page
-    client.post("/profile", data={"csrf_token": hidden(page, "csrf_token"), "decision": "revoke"})
-    assert operator.enterprise.credit_code not in client.get("/apply/restaurant_opening").get_data(as_text=True)
-    db.session.expire_all()
-    assert operator.prefill_consent_at is None
