@@ -1,8 +1,8 @@
-"""portal
+"""applicant portal: profiles, drafts, ratings, deliveries, outbox
 
 Revision ID: 0030
 Revises: 0003
-Create Date: 2026-12-03 08:45:08.681802
+Create Date: 2026-12-03 09:00:15.984078
 
 """
 from alembic import op
@@ -89,6 +89,7 @@ def upgrade():
     sa.Column('appeal_decided_at', onestop.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('appeal_decided_by_id', sa.Integer(), nullable=True),
     sa.Column('appeal_note', sa.Text(), nullable=True),
+    sa.Column('overdue_alerted_at', onestop.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("(appeal_state IN ('upheld', 'dismissed')) = (appeal_decided_at IS NOT NULL)", name=op.f('ck_ratings_appeal_decided')),
     sa.CheckConstraint("appeal_state IS NULL OR appeal_state IN ('pending', 'upheld', 'dismissed')", name=op.f('ck_ratings_appeal_state')),
     sa.CheckConstraint('(appeal_state IS NULL) = (appeal_reason IS NULL)', name=op.f('ck_ratings_appeal_reason')),

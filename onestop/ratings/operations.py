@@ -125,7 +125,9 @@ def staff_rated(rating: Rating) -> set[int]:
     return set(db.session.scalars(
         select(StepTransition.actor_id).join(Step, StepTransition.step_id == Step.id).where(
             Step.application_id == rating.application_id, Step.department_id == rating.department_id,
-            StepTransition.actor_id.is_not(None), StepTransition.actor_role.in_(("reviewer", "head")))))
+            StepTransition.actor_id.is_not(None), StepTransition.actor_role.in_(("reviewer", "head")),
+            # A step is started by whoever decided its 前置 item, maybe in another department.
+            StepTransition.action.not_in(("create", "start")))))
 
 
 def appeal(rating: Rating, staff: User, reason: str) -> None:
