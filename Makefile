@@ -16,8 +16,13 @@ run: system-deps $(VENV)/.runtime translations
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --access-logfile - wsgi:app
 
 ## The whole suite: SQLite always; PostgreSQL and Redis too when TEST_DATABASE_URL / REDIS_URL are set
-test: system-deps-test $(VENV)/.dev translations
+test: system-deps-test $(VENV)/.dev translations node_modules/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## axe-core for the accessibility checks of the browser tests (from the npm registry, pinned in package-lock.json)
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 ## An rq worker with its scheduler, and rq cron for the periodic sweep (needs REDIS_URL)
 worker: $(VENV)/.runtime
@@ -57,4 +62,4 @@ demo: migrate
 	$(BIN)/flask onestop demo
 
 clean:
-	rm -rf $(VENV) instance test-artifacts .pytest_cache
+	rm -rf $(VENV) instance test-artifacts .pytest_cache node_modules

@@ -6,15 +6,18 @@ set -euo pipefail
 # Pango renders certificates (WeasyPrint); HarfBuzz subsetting makes a Chinese PDF take 0.1 s, not 10 s;
 # Noto CJK is the Chinese font; python3-venv creates .venv on Ubuntu.
 RUN_PKGS=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk python3-venv)
-# Tests also drive Debian's Chromium (Playwright) and check PDFs with poppler-utils (pdfsig, pdftotext);
-# libnss3-tools (certutil) lets pdfsig trust the development root CA.
-TEST_PKGS=(chromium poppler-utils libnss3-tools)
+# Tests also drive Debian's Chromium (Playwright), check PDFs with poppler-utils (pdfsig, pdftotext) and
+# install axe-core for the accessibility checks with npm; libnss3-tools (certutil) lets pdfsig trust the
+# development root CA.
+TEST_PKGS=(chromium poppler-utils libnss3-tools npm)
 
 pkgs=("${RUN_PKGS[@]}")
 [ "${1:-run}" = "test" ] && pkgs+=("${TEST_PKGS[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do
+  # npm installed some other way (e.g. with Node.js from nodejs.org) serves as well as Debian's.
+  [ "$p" = npm ] && command -v npm >/dev/null 2>&1 && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

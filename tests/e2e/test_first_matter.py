@@ -89,6 +89,25 @@ def attach(page: Page, files: dict[str, Path], only: list[str] | None = None) ->
             page.get_by_label(label, exact=True).set_input_files(files[key])
 
 
+def continue_(page: Page) -> None:
+    page.get_by_role("button", name="保存并继续").click()
+
+
+def walk_the_form(page: Page, files: dict[str, Path], shoot: Callable[[Page, str], Path] | None = None) -> None:
+    """From the first step of the one form to the check page: prefilled enterprise data, the restaurant,
+    no outdoor sign, the materials."""
+    expect(page.get_by_role("navigation", name="填写步骤")).to_be_visible()
+    continue_(page)
+    fill_shop(page)
+    continue_(page)
+    continue_(page)  # no outdoor sign
+    attach(page, files)
+    if shoot:
+        shoot(page, "desktop-03-apply-form")
+    continue_(page)
+    expect(page.get_by_role("heading", name="确认提交", level=2)).to_be_visible()
+
+
 def fact(page: Page, term: str) -> Any:
     """The <dd> of a <dl class="facts"> entry."""
     return page.locator("dl.facts > div").filter(has=page.locator("dt", has_text=term)).locator("dd")
@@ -96,7 +115,7 @@ def fact(page: Page, term: str) -> Any:
 
 def timeline_step(page: Page, item: str) -> Any:
     """The detail page's progress entry of one item (its <h3> names the item and the department)."""
-    return page.locator("li.timeline-step").filter(has=page.get_by_role("heading", name=item, level=3))
+    return page.locator("article.track-item").filter(has=page.get_by_role("heading", name=item, level=4))
 
 
 def open_step_from_desk(page: Page, reference: str, item: str) -> None:
@@ -155,36 +174,38 @@ def test_restaurant_opening_from_guide_to_completed(
     page.get_by_role("link", name=BUNDLE, exact=True).click()
     expect(page.get_by_role("heading", name=re.compile(BUNDLE), level=1)).to_be_visible()
     expect(page.get_by_role("heading", name="涉及事项和部门")).to_be_visible()
-    items_table = page.locator("table tbody tr")
-    expect(items_table.locator("td:first-child")).to_have_text(GUIDE_ITEMS)
+    items_table = page.locator("table.items-table tbody tr")
+    expect(items_table.locator("th")).to_have_text(GUIDE_ITEMS)
     for item, department in STEPS.items():
-        expect(items_table.filter(has=page.locator("td:first-child", has_text=item)).locator("td").nth(1)) \
+        expect(items_table.filter(has=page.locator("th", has_text=item)).locator("td").nth(0)) \
             .to_have_text(DEPARTMENTS[department])
     shot(page, "desktop-02-guide")
-    page.get_by_role("link", name="在线申请").click()
-    expect(page).to_have_url(re.compile(r"/apply/restaurant_opening$"))
+    page.get_by_role("link", name="在线申请").first.click()
+    expect(page).to_have_url(re.compile(r"/drafts/[^/]+/enterprise$"))
     expect(page.get_by_role("heading", name=BUNDLE, level=1)).to_be_visible()
 
     # Prefilled from the enterprise profile (the operator gave consent), each marked 来自档案.
     for key, label in PREFILL_LABELS.items():
-        expect(page.get_by_label(label, exact=True)).to_have_value(server.profile[key])
-    expect(page.locator(".tag-prefilled")).to_have_count(len(PREFILL_LABELS))
-    expect(page.get_by_text(f"已根据您的档案自动填写{len(PREFILL_LABELS)}项，请核对。")).to_be_visible()
-    # The e-licence library holds the enterprise's licence: nothing to upload for it.
-    expect(page.get_by_text("政府已掌握，免于提交")).to_be_visible()
+        if key != "shop_address":
+            expect(page.get_by_label(label, exact=True)).to_have_value(server.profile[key])
+    expect(page.locator(".tag-prefilled")).to_have_count(len(PREFILL_LABELS) - 1)  # the address is on step 2
+    continue_(page)
+    expect(page.get_by_label(PREFILL_LABELS["shop_address"], exact=True)).to_have_value(server.profile["shop_address"])
+    page.get_by_role("button", name="上一步").click()
 
-    fill_shop(page)
-    attach(page, files)
-    shot(page, "desktop-03-apply-form")
+    walk_the_form(page, files, shot)
+    # The e-licence library holds the enterprise's licence: nothing to upload for it.
+    expect(page.locator("body")).not_to_contain_text("企业营业执照（请上传）")
     page.get_by_role("button", name="提交", exact=True).click()
+    expect(page.get_by_role("heading", name=re.compile("提交成功"))).to_be_visible()
+    page.get_by_role("link", name="查看办理进度").click()
 
     # The detail page: reference number, in progress, the licence first and the rest waiting for it.
     expect(page).to_have_url(re.compile(r"/my/applications/[^/]+$"))
     reference = page.url.rsplit("/", 1)[1]
-    expect(page.get_by_role("status")).to_contain_text(f"提交成功。办件编号：{reference}")
     expect(fact(page, "办件编号")).to_have_text(reference)
     expect(fact(page, "状态")).to_have_text("办理中")
-    steps = page.locator("li.timeline-step")
+    steps = page.locator("article.track-item")
     expect(steps).to_have_count(len(STEPS))  # no outdoor sign asked for: that item does not apply
     expect(timeline_step(page, "营业执照（门店）").locator(".state")).to_have_text("待受理")
     for item in list(STEPS)[1:]:
@@ -197,7 +218,7 @@ def test_restaurant_opening_from_guide_to_completed(
     phone.goto(server("/"))
     expect(phone.get_by_role("link", name=BUNDLE, exact=True)).to_be_visible()
     shot(phone, "phone-01-catalog")
-    phone.goto(server("/apply/restaurant_opening"))
+    phone.goto(server("/apply/restaurant_opening"))  # a fresh draft: the first one was submitted
     expect(phone.get_by_label("企业名称", exact=True)).to_have_value(server.profile["enterprise_name"])
     shot(phone, "phone-02-apply-form")
     phone.goto(server(f"/my/applications/{reference}"))
@@ -252,33 +273,38 @@ def test_rejected_upload_is_reported_next_to_its_material_and_answers_are_kept(
 
     login(page, server, server.operator)
     page.goto(server("/apply/restaurant_opening"))
+    continue_(page)
     fill_shop(page)
+    continue_(page)
+    continue_(page)
     attach(page, files, only=["floor_plan", "food_safety_rules", "fire_safety_plan", "drainage_plan"])
     page.get_by_label("经营场所使用证明（租赁合同或产权证明）", exact=True).set_input_files(fake)
-    page.get_by_role("button", name="提交", exact=True).click()
+    continue_(page)
 
-    # Still on the form, with the reason next to that material only.
-    expect(page).to_have_url(re.compile(r"/apply/restaurant_opening$"))
+    # Still on the materials step, with the reason next to that material only.
+    expect(page).to_have_url(re.compile(r"/drafts/[^/]+/materials$"))
     expect(page.get_by_role("status")).to_contain_text("部分内容需要修改，您已填写的内容均已保留。")
     bad = page.get_by_label("经营场所使用证明（租赁合同或产权证明）", exact=True)
     expect(bad).to_have_attribute("aria-invalid", "true")
     error = page.locator("#file_premises_proof-error")
-    expect(error).to_have_text("仅接受PDF、JPEG和PNG文件；该文件内容不属于这些格式。")
-    expect(bad).to_have_attribute("aria-describedby", "file_premises_proof-error")
+    expect(error).to_have_text("仅接受PDF、JPEG、PNG文件；该文件内容不属于这些格式（与文件名无关）。")
+    expect(bad).to_have_attribute("aria-describedby", "file_premises_proof-help file_premises_proof-error")
     expect(page.locator(".field-errors")).to_have_count(1)
+    expect(page.locator(".error-summary")).to_contain_text("经营场所使用证明")
     shot(page, "desktop-09-apply-rejected-upload")
 
-    # Every typed answer is kept, and the accepted files need not be sent again.
+    # The accepted files need not be sent again, and every typed answer is kept.
+    expect(page.get_by_text("已收到")).to_have_count(len(MATERIALS) - 1)
+    page.get_by_role("navigation", name="填写步骤").get_by_role("button", name=re.compile("门店信息")).click()
     for label, value in SHOP.items():
         expect(page.get_by_label(label, exact=True)).to_have_value(value)
     expect(page.get_by_label(FOOD_CATEGORY[0], exact=True)).to_have_value(FOOD_CATEGORY[2])
-    for key, label in PREFILL_LABELS.items():
-        expect(page.get_by_label(label, exact=True)).to_have_value(server.profile[key])
-    expect(page.get_by_text("已收到；如需替换请重新选择文件。")).to_have_count(len(MATERIALS) - 1)
+    page.get_by_role("navigation", name="填写步骤").get_by_role("button", name=re.compile("申请材料")).click()
 
     # Replacing only the refused file is enough to submit.
-    bad.set_input_files(files["premises_proof"])
+    page.get_by_label("经营场所使用证明（租赁合同或产权证明）", exact=True).set_input_files(files["premises_proof"])
+    continue_(page)
     page.get_by_role("button", name="提交", exact=True).click()
+    page.get_by_role("link", name="查看办理进度").click()
     expect(page).to_have_url(re.compile(r"/my/applications/[^/]+$"))
     expect(fact(page, "状态")).to_have_text("办理中")
-

@@ -19,7 +19,15 @@ from onestop.drafts.models import Draft
 from onestop.extensions import db
 from onestop.profiles.operations import share_fact
 from onestop.profiles.queries import PROFILE_KEYS, keys_for, prefill
-from tests.factories import make_application, make_operator, make_person, make_reviewer, pdf_bytes, png_bytes, step_of
+from tests.factories import (
+    make_application,
+    make_operator,
+    make_person,
+    make_reviewer,
+    pdf_bytes,
+    png_bytes,
+    step_of,
+)
 from tests.integration.portal import (
     RESTAURANT_SHOP,
     csrf,
@@ -317,7 +325,7 @@ def test_without_consent_nothing_is_prefilled_and_consent_can_be_revoked(client)
 
 def test_another_applicants_draft_application_and_materials_are_not_found(app, client):
     owner = make_operator("owner")
-    other = make_operator("other", enterprise_name="另一家餐饮有限公司")
+    make_operator("other", enterprise_name="另一家餐饮有限公司")
     application = make_application("restaurant_opening", applicant=owner)
     material = application.materials[0]
     commit()

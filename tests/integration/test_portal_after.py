@@ -115,7 +115,7 @@ def test_smtp_url_is_parsed_strictly():
 # -- 新生儿出生: results and the mailed social-security card --------------------------------------------
 
 def test_newborn_birth_from_the_form_to_the_mailed_card(client):
-    parent = make_person("parent", name="刘洋")
+    make_person("parent", name="刘洋")
     hrss = make_reviewer("hrss", "hrss_mail")
     commit()
     login(client, "parent")
