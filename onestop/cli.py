@@ -16,6 +16,7 @@ from onestop.accounts.operations import create_staff, register_enterprise, regis
 from onestop.audit.operations import verify_chain
 from onestop.catalog.operations import sync_catalog
 from onestop.clocks.operations import seed_from_chinesecalendar
+from onestop.profiles.operations import share_fact
 from onestop.core.clock import now
 from onestop.core.jobs import commit
 from onestop.extensions import db
@@ -132,7 +133,13 @@ DEMO_PEOPLE = [
 ]
 DEMO_ENTERPRISE = ("hnfood", "91410100MA44F7XH8K", "郑州豫味餐饮管理有限公司", "李明", "郑州市金水区花园路18号",
                    "王芳", "410105198805120027", "13800000002")
-DEMO_STAFF_DEPARTMENTS = ["samr", "psb", "tax", "hrss", "hpf", "bank", "fire", "urban", "water"]
+DEMO_STAFF_DEPARTMENTS = ["samr", "psb", "tax", "hrss", "hpf", "bank", "fire", "urban", "water", "health", "medins",
+                          "cdc"]
+# What other registers would share about the demo applicants (一人一档 / 一企一档), with its source.
+DEMO_PERSON_FACTS = [("person.hukou_address", "郑州市金水区经三路25号", "population_register"),
+                     ("person.spouse_name", "李娜", "marriage_register"),
+                     ("person.spouse_id_number", "410105199106150045", "marriage_register")]
+DEMO_ENTERPRISE_FACTS = [("enterprise.type", "llc", "market_register")]
 
 
 @group.group("credit")
@@ -187,6 +194,8 @@ def demo(password_file: Path | None) -> None:
         user = register_person(username=username, password=pw, name=name, id_number=id_number, phone=phone,
                                email=f"{username}@example.cn", address="郑州市金水区经三路25号")
         user.prefill_consent_at = now()
+        for key, value, source in DEMO_PERSON_FACTS:
+            share_fact(user, key, value, source)
         accounts.append((username, pw, "自然人 / citizen"))
     uname, code, ename, rep, addr, op_name, op_id, phone = DEMO_ENTERPRISE
     pw = password()
@@ -194,6 +203,8 @@ def demo(password_file: Path | None) -> None:
                                legal_representative=rep, enterprise_address=addr, operator_name=op_name,
                                operator_id_number=op_id, phone=phone, email=f"{uname}@example.cn")
     user.prefill_consent_at = now()
+    for key, value, source in DEMO_ENTERPRISE_FACTS:
+        share_fact(user.enterprise, key, value, source)
     accounts.append((uname, pw, "企业经办人 / enterprise operator"))
     departments = {d.code: d for d in db.session.scalars(select(Department))}
     for code in DEMO_STAFF_DEPARTMENTS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,12 +35,17 @@ def application_forecast(application: Application) -> Forecast:
                                remaining=_left_at_pause(s))
         for s in application.steps
     }
-    return forecast(bundle, application.answer_map, now(), work_calendar(), known)
+    return forecast(bundle, application.answer_map, _minute(), work_calendar(), known)
 
 
 def form_forecast(bundle: Bundle, answers: Mapping[str, Any]) -> Forecast:
     """If the form were submitted now."""
-    return forecast(bundle, answers, now(), work_calendar())
+    return forecast(bundle, answers, _minute(), work_calendar())
+
+
+def _minute() -> datetime:
+    """An estimate starts from this minute: seconds would only clutter its explanation."""
+    return now().replace(second=0, microsecond=0)
 
 
 @dataclass(frozen=True)

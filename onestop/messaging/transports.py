@@ -1,5 +1,5 @@
 """How e-mails and text messages leave: SMTP when ONESTOP_SMTP_URL is set, otherwise they stay in the
-outbox table (read them at /admin/outbox or with `flask onestop outbox`); text messages go through an
+outbox table (administrators read them at /admin/outbox); text messages go through an
 SmsSender, whose default implementation only logs (plug a gateway in with `set_sms_sender`)."""
 
 from __future__ import annotations
