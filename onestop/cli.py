@@ -16,10 +16,10 @@ from onestop.accounts.operations import create_staff, register_enterprise, regis
 from onestop.audit.operations import verify_chain
 from onestop.catalog.operations import sync_catalog
 from onestop.clocks.operations import seed_from_chinesecalendar
-from onestop.profiles.operations import share_fact
 from onestop.core.clock import now
 from onestop.core.jobs import commit
 from onestop.extensions import db
+from onestop.profiles.operations import share_fact
 from workflows.catalog.schema import Catalog, CatalogError, TimeLimit, load_catalog
 
 group = AppGroup("onestop", help="onestop administration.")
@@ -211,12 +211,12 @@ def demo(password_file: Path | None) -> None:
         dept = departments[code]
         pw = password()
         create_staff(username=f"{code}_reviewer", password=pw, name=f"{dept.name_zh}审批员",
-                     roles=[(dept, StaffRoleName.REVIEWER)])
+                     roles=[(dept, StaffRoleName.REVIEWER)], email=f"{code}_reviewer@example.gov.cn")
         accounts.append((f"{code}_reviewer", pw, f"审批人员 / reviewer, {dept.name_zh}"))
     dept = departments["samr"]
     pw = password()
     create_staff(username="samr_head", password=pw, name="市场监管科室负责人",
-                 roles=[(dept, StaffRoleName.HEAD), (dept, StaffRoleName.REVIEWER)])
+                 roles=[(dept, StaffRoleName.HEAD), (dept, StaffRoleName.REVIEWER)], email="samr_head@example.gov.cn")
     accounts.append(("samr_head", pw, f"科室负责人 / department head, {dept.name_zh}"))
     for username, kind, label in (("auditor", UserKind.AUDITOR, "效能监察 / auditor"),
                                   ("admin", UserKind.ADMIN, "管理员 / administrator")):

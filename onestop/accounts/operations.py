@@ -84,11 +84,13 @@ def register_enterprise(
 def create_staff(
     *, username: str, password: str, name: str, kind: UserKind = UserKind.STAFF,
     roles: list[tuple[Department, StaffRoleName]] = (), actor: Actor | None = None,  # type: ignore[assignment]
+    email: str | None = None,
 ) -> User:
     if kind not in (UserKind.STAFF, UserKind.AUDITOR, UserKind.ADMIN):
         raise AccountError("not_a_staff_kind")
     _check_unique(username, None)
-    user = User(username=username, password_hash=hash_password(password), kind=kind, name=name, created_at=now())
+    user = User(username=username, password_hash=hash_password(password), kind=kind, name=name, email=email,
+                created_at=now())
     for department, role in roles:
         user.staff_roles.append(StaffRole(department=department, role=role))
     db.session.add(user)

@@ -51,6 +51,7 @@ def index() -> str:
 
 
 @bp.route("/guide/<code>")
+@limiter.limit("120 per minute")
 def guide(code: str) -> str:
     version = current_version(code)
     if version is None:

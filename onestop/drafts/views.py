@@ -127,6 +127,15 @@ def _problems(bundle: Bundle, draft: Draft, form: BundleForm) -> dict[str, list[
     return problems
 
 
+def _refusals(bundle: Bundle, answers: dict[str, Any], only_answered: bool = False) -> list[str]:
+    """The matter's own conditions the answers break (e.g. the minimum publication period before a
+    credit repair); with only_answered, just the rules whose fields are all answered already."""
+    today = local_now().date()
+    return [rule.message.get(current_lang()) for rule in bundle.eligibility
+            if (not only_answered or all(answers.get(k) not in (None, "") for k in rule.condition.fields()))
+            and not rule.condition.holds(answers, today)]
+
+
 def _routing_panel(bundle: Bundle, answers: dict[str, Any]) -> dict[str, Any]:
     """Which items and departments the matter goes to with the answers so far."""
     departments = department_map()
@@ -221,6 +230,10 @@ def step(public_id: str, step_key: str) -> Any:
         if action == "next":
             # Every field is validated (a list, not a generator), so all mistakes show at once.
             ok = all([form[spec.key].validate(form) for spec in current.section.fields])  # noqa: C419
+            refused = _refusals(bundle, loose_answers(bundle, draft.answers), only_answered=True) if ok else []
+            if refused:  # said at once, on the step where it was answered, not only before submitting
+                commit()
+                return _render(draft, bundle, current, form, refusals=refused)
     else:
         form = _form(bundle, draft)
         draft.step = current.key
@@ -254,7 +267,7 @@ def _check(draft: Draft, bundle: Bundle, current: StepInfo) -> Any:
     form = _form(bundle, draft)
     problems = _problems(bundle, draft, form)
     answers = loose_answers(bundle, draft.answers)
-    refusals = [] if problems else [r.get(current_lang()) for r in bundle.refusals(form.answers(), local_now().date())]
+    refusals = _refusals(bundle, answers)
     rows = []
     for section in bundle.sections:
         shown = [(spec, display_value(spec, form[spec.key], current_lang())) for spec in section.fields

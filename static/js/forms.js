@@ -8,6 +8,12 @@
   "use strict";
   var form = document.querySelector("form.apply-form");
   if (!form) { return; }
+  // On a phone the step list scrolls sideways: keep the current step in view.
+  var current = form.querySelector(".steps [aria-current]");
+  if (current && current.scrollIntoView) { current.scrollIntoView({ block: "nearest", inline: "center" }); }
+  // After a refused "save and continue", the list of mistakes gets the focus (its links lead to the fields).
+  var summary = document.querySelector(".error-summary");
+  if (summary) { summary.focus(); }
   var saved = {};
   try { saved = JSON.parse(form.getAttribute("data-answers") || "{}"); } catch (e) { saved = {}; }
 

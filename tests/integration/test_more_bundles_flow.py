@@ -90,9 +90,11 @@ def test_credit_repair_is_refused_before_the_publication_period_with_the_catalog
             make_application("credit_repair", applicant=operator, answers=too_early)
         db.session.rollback()
         login(client, "credit_op")
-        form = client.get("/apply/credit_repair").get_data(as_text=True)
-        data = {**too_early, "csrf_token": hidden(form, "csrf_token"),
-                "idempotency_key": hidden(form, "idempotency_key")}
-        page = client.post("/apply/credit_repair", data=data,
-                           content_type="multipart/form-data").get_data(as_text=True)
-        assert "最短公示期为1年" in page
+        from tests.integration.portal import post_step, section_data, start
+
+        draft = start(client, "credit_repair")
+        said = post_step(client, draft, "penalty", section_data("credit_repair", "penalty", too_early))
+        assert said.status_code == 200 and "最短公示期为1年" in said.get_data(as_text=True)  # said on the step
+        page = client.get(f"{draft}/check").get_data(as_text=True)
+        assert "最短公示期为1年" in page  # the check page says why, and offers no submission
+        assert client.post(f"{draft}/submit", data={"csrf_token": hidden(page, "csrf_token")}).status_code == 302
