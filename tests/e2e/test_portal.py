@@ -68,6 +68,14 @@ def save_and_continue(page: Page) -> None:
     page.get_by_role("button", name="保存并继续").click()
 
 
+def login_as(page: Page, server: LiveServer, username: str) -> None:
+    page.goto(server("/login"))
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(server.password)
+    page.get_by_role("button", name="登录").click()
+    expect(nav(page).get_by_role("button", name="退出")).to_be_visible()
+
+
 def decide_all(server: LiveServer, reference: str, only: dict[str, list[str]] | None = None) -> None:
     """The departments accept and approve every open step (optionally only these items: actions)."""
     from sqlalchemy import select
@@ -253,6 +261,30 @@ def test_enterprise_registers_applies_answers_a_merged_supplement_and_rates(
     axe(page, "detail-completed", a11y)
     shot(page, f"{prefix}-11-detail-completed-rated")
 
+    # The fire service's head answers the bad rating on the head's page; the applicant sees the answer.
+    head_name = f"fire_head_{device}"
+    with server.app.app_context():
+        from onestop.core.jobs import commit
+        from onestop.extensions import db
+        from tests.factories import make_reviewer
+
+        make_reviewer("fire", username=head_name, head=True)
+        commit()
+        db.session.remove()
+    head = new_page(device)
+    login_as(head, server, head_name)
+    nav(head).get_by_role("link", name="好差评").click()
+    card = head.locator("article.rating-card").filter(has_text=reference)
+    expect(card).to_contain_text("现场核查预约太晚")
+    axe(head, "ratings-head", a11y)
+    shot(head, f"{prefix}-15-ratings-head")
+    card.get_by_label("答复申请人（核查情况、整改措施）").fill("已调整现场核查预约，两个工作日内上门。")
+    card.get_by_role("button", name="发送答复").click()
+    expect(status(head)).to_contain_text("答复已发送给申请人")
+    head.context.close()
+    page.reload()
+    expect(page.locator("section.ratings .reply")).to_contain_text("已调整现场核查预约")
+
     nav(page).get_by_role("link", name=re.compile("消息")).click()
     expect(page.locator(".messages")).to_contain_text(reference)
     axe(page, "messages", a11y)
@@ -351,14 +383,27 @@ def test_a_citizen_registers_a_newborn_and_follows_the_mailed_card(
     expect(delivery).to_contain_text("社会保障卡（实体卡）")
     expect(delivery).to_contain_text("制作中")
 
-    def post(application: Any) -> None:
-        from onestop.deliveries.operations import post_result
-        from tests.factories import make_reviewer, step_of
+    # The social-security department posts the card from its page for physical results.
+    staff_name = f"hrss_mail_{device}"
+    with server.app.app_context():
+        from onestop.core.jobs import commit
+        from onestop.extensions import db
+        from tests.factories import make_reviewer
 
-        post_result(step_of(application, "social_security_card"), "social_security_card", "中国邮政EMS",
-                    "EM000111222CN", make_reviewer("hrss"))
-
-    operate(server, post, reference)
+        make_reviewer("hrss", username=staff_name)
+        commit()
+        db.session.remove()
+    staff = new_page(device)
+    login_as(staff, server, staff_name)
+    nav(staff).get_by_role("link", name="结果寄递").click()
+    card = staff.locator("article.card").filter(has_text=reference)
+    expect(card).to_contain_text("郑州市金水区文化路66号")
+    axe(staff, "deliveries", a11y)
+    shot(staff, f"{prefix}-06-deliveries-staff")
+    card.get_by_label("运单号").fill("EM000111222CN")
+    card.get_by_role("button", name="已寄出").click()
+    expect(status(staff)).to_contain_text("已寄出")
+    staff.context.close()
     page.reload()
     expect(delivery).to_contain_text("EM000111222CN")
     expect(delivery).to_contain_text("已寄出")
