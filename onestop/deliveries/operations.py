@@ -7,10 +7,10 @@ from onestop.applications.models import Application, Step
 from onestop.audit.operations import Actor, record
 from onestop.catalog.operations import bundle_of
 from onestop.core.clock import now
-from onestop.core.jobs import after_commit
 from onestop.deliveries.models import Delivery
 from onestop.deliveries.queries import ADDRESS_FIELDS
 from onestop.extensions import db
+from onestop.jobs.notifications import notify_applicant
 
 
 class DeliveryError(Exception):
@@ -47,7 +47,7 @@ def post_result(step: Step, output_key: str, carrier: str, tracking_number: str,
     record("delivery:posted", "delivery", delivery.id,
            {"application": application.reference, "output": output_key, "carrier": delivery.carrier,
             "tracking_number": delivery.tracking_number}, actor=actor)
-    after_commit("notify_applicant", application.id, "result_posted", f"{output_key}:{delivery.tracking_number}")
+    notify_applicant(application.id, "result_posted", f"{output_key}:{delivery.tracking_number}")
     return delivery
 
 
@@ -55,7 +55,7 @@ def mark_delivered(delivery: Delivery, staff: User) -> None:
     _check(delivery, staff)
     delivery.state, delivery.delivered_at = "delivered", now()
     record("delivery:delivered", "delivery", delivery.id, actor=Actor(staff.id, staff.role_label, delivery.department_id))
-    after_commit("notify_applicant", delivery.application_id, "result_delivered", delivery.output_key)
+    notify_applicant(delivery.application_id, "result_delivered", delivery.output_key)
 
 
 def mark_returned(delivery: Delivery, note: str, staff: User) -> None:
@@ -65,7 +65,7 @@ def mark_returned(delivery: Delivery, note: str, staff: User) -> None:
     delivery.state, delivery.returned_at, delivery.note = "returned", now(), note.strip()
     record("delivery:returned", "delivery", delivery.id, {"note": delivery.note},
            actor=Actor(staff.id, staff.role_label, delivery.department_id))
-    after_commit("notify_applicant", delivery.application_id, "result_returned", delivery.output_key)
+    notify_applicant(delivery.application_id, "result_returned", delivery.output_key)
 
 
 def _check(delivery: Delivery, staff: User) -> None:

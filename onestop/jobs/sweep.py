@@ -144,7 +144,7 @@ def _warn_applicant(step: Step, report: SweepReport) -> None:
             db.session.add(StepAlert(step_id=step.id, kind=kind, created_at=now()))
     except IntegrityError:
         return
-    after_commit("notify_applicant", step.application_id, "supplement_due_soon", str(request.id))
+    notify_applicant(step.application_id, "supplement_due_soon", str(request.id))
     report.alerts.append(f"step {step.id}: supplement due soon")
 
 

@@ -19,8 +19,8 @@ from onestop.applications.models import Application, Step, StepTransition
 from onestop.audit.operations import Actor, record
 from onestop.clocks.operations import work_calendar
 from onestop.core.clock import now
-from onestop.core.jobs import after_commit
 from onestop.extensions import db
+from onestop.jobs.notifications import notify_applicant, notify_rating
 from onestop.ratings.models import DEEMED_LEVEL, LEVELS, Rating
 from workflows.catalog.schema import TimeLimit
 from workflows.clock import Unit, counted_time
@@ -72,7 +72,7 @@ def rate(application: Application, department_id: int, level: int, comment: str 
            {"application": application.reference, "level": level, "bad": bad, "reply_due_at": rating.reply_due_at},
            actor=Actor(rater.id, rater.kind), department_id=department_id)
     if bad:
-        after_commit("notify_rating", rating.id, "bad_rating")
+        notify_rating(rating.id, "bad_rating")
     return rating
 
 
@@ -100,7 +100,7 @@ def reply(rating: Rating, head: User, text: str) -> None:
     rating.reply, rating.replied_at, rating.replied_by_id = text.strip(), current, head.id
     record("rating:replied", "rating", rating.id,
            {"on_time": rating.reply_due_at is not None and current <= rating.reply_due_at}, actor=actor)
-    after_commit("notify_applicant", rating.application_id, "rating_replied", str(rating.id))
+    notify_applicant(rating.application_id, "rating_replied", str(rating.id))
 
 
 def extend(rating: Rating, head: User, reason: str) -> None:
@@ -145,7 +145,7 @@ def appeal(rating: Rating, staff: User, reason: str) -> None:
     rating.appealed_by_id, rating.appealed_at = staff.id, now()
     record("rating:appealed", "rating", rating.id, {"reason": rating.appeal_reason},
            actor=Actor(staff.id, staff.role_label, rating.department_id))
-    after_commit("notify_rating", rating.id, "rating_appealed")
+    notify_rating(rating.id, "rating_appealed")
 
 
 def decide_appeal(rating: Rating, head: User, upheld: bool, note: str) -> None:
@@ -213,5 +213,5 @@ def alert_overdue_answers(limit: int = 200) -> list[Rating]:
         rating.overdue_alerted_at = now()
         record("rating:answer_overdue", "rating", rating.id, {"due_at": rating.reply_due_at},
                actor=Actor.system(), department_id=rating.department_id)
-        after_commit("notify_rating", rating.id, "rating_overdue")
+        notify_rating(rating.id, "rating_overdue")
     return list(overdue)
