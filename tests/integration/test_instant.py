@@ -62,7 +62,7 @@ def test_clean_company_establishment_completes_within_its_promised_working_day(a
             step = step_of(application, code)
             assert step.state == "approved" and step.decided_by_id is None
             assert step.decided_at == datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
-            assert step.instant_rule_set == "company_establishment v2 " + code + " #1"
+            assert step.instant_rule_set == f"company_establishment v{_version()} {code} #1"
             assert all(r["passed"] for r in step.instant_results)
             log = db.session.scalars(select(StepTransition).where(StepTransition.step_id == step.id)
                                      .order_by(StepTransition.seq)).all()
@@ -113,14 +113,22 @@ def test_credit_list_decides_the_credit_rules(app):
     assert len(events) == 2 and all(e.data["passed"] is False for e in events)
 
 
+def _version() -> int:
+    """The current version of 企业开办 (the rule sets are named after it)."""
+    from onestop.catalog.operations import current_version
+
+    return current_version("company_establishment").version
+
+
 def test_a_new_rule_set_does_not_change_decisions_already_taken(app, tmp_path):
     application = company(employees=50)
     approve_registration(application)
     commit()
     old = step_of(application, "social_insurance")
-    assert old.state == "approved" and old.instant_rule_set.startswith("company_establishment v2 ")
+    v = _version()
+    assert old.state == "approved" and old.instant_rule_set.startswith(f"company_establishment v{v} ")
 
-    # Version 3 of the bundle tightens the rule to 10 employees (rule set 2).
+    # The next version of the bundle tightens the rule to 10 employees (rule set 2).
     import shutil
 
     from workflows.catalog.schema import BUNDLES_DIR, DEPARTMENTS_FILE, load_catalog
@@ -128,7 +136,7 @@ def test_a_new_rule_set_does_not_change_decisions_already_taken(app, tmp_path):
     folder = tmp_path / "bundles"
     shutil.copytree(BUNDLES_DIR, folder)
     path = folder / "company_establishment.yaml"
-    text = path.read_text(encoding="utf-8").replace("version: 2 ", "version: 3 ", 1)
+    text = path.read_text(encoding="utf-8").replace(f"version: {v} ", f"version: {v + 1} ", 1)
     text = text.replace("value: 100}", "value: 10}").replace("rule_set: 1", "rule_set: 2")
     path.write_text(text, encoding="utf-8")
     sync_catalog(load_catalog(folder, DEPARTMENTS_FILE))
@@ -138,9 +146,9 @@ def test_a_new_rule_set_does_not_change_decisions_already_taken(app, tmp_path):
     approve_registration(newer)
     commit()
     new = step_of(newer, "social_insurance")
-    assert new.state == "received" and new.instant_rule_set == "company_establishment v3 social_insurance #2"
+    assert new.state == "received" and new.instant_rule_set == f"company_establishment v{v + 1} social_insurance #2"
     db.session.expire_all()
-    assert old.state == "approved" and old.instant_rule_set == "company_establishment v2 social_insurance #1"
+    assert old.state == "approved" and old.instant_rule_set == f"company_establishment v{v} social_insurance #1"
     assert all(r["passed"] for r in old.instant_results)
 
 
@@ -186,7 +194,7 @@ def test_auditors_see_the_share_of_automatic_decisions(app, client):
     login(client, auditor.username)
     page = client.get("/instant/items").get_data(as_text=True)
     assert "已办结1件，其中秒批1件（100%）" in page
-    assert "company_establishment v2 social_insurance #1" in page
+    assert f"company_establishment v{_version()} social_insurance #1" in page
 
 
 def test_credit_list_import_is_all_or_nothing_and_admin_only(app, client):
