@@ -1,7 +1,7 @@
 """applicant portal: profiles, drafts, ratings, deliveries, outbox
 
 Revision ID: 0030
-Revises: 0005
+Revises: 0010
 Create Date: 2026-12-03 09:00:15.984078
 
 """
@@ -13,7 +13,7 @@ import onestop.core.db  # noqa: F401  (UTCDateTime in column types)
 
 # revision identifiers, used by Alembic.
 revision = '0030'
-down_revision = '0005'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

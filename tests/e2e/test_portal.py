@@ -246,7 +246,7 @@ def test_enterprise_registers_applies_answers_a_merged_supplement_and_rates(
     decide_all(server, reference)
     page.reload()
     expect(fact(page, "状态")).to_have_text("已办结")
-    results = page.locator("section.results")
+    results = page.locator("section.outcomes")
     expect(results).to_contain_text("食品经营许可证")
     ratings = page.locator("section.ratings")
     samr = ratings.locator(".rating-row").filter(has=page.get_by_role("heading", name="市场监督管理局"))

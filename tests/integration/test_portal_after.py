@@ -136,7 +136,7 @@ def test_newborn_birth_from_the_form_to_the_mailed_card(client):
     db.session.expire_all()
     assert application.state == "completed"
     detail = client.get(f"/my/applications/{application.reference}").get_data(as_text=True)
-    assert "办理结果（统一出件）" in detail and "社会保障卡（实体卡）" in detail and "制作中" in detail
+    assert "各事项办理结果" in detail and "社会保障卡（实体卡）" in detail and "制作中" in detail
     logout(client)
 
     login(client, "hrss_mail")
