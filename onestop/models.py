@@ -23,10 +23,12 @@ from onestop.instant.models import CreditImport, CreditRecord, InstantSwitch
 from onestop.messaging.models import OutboundMessage
 from onestop.profiles.models import ProfileEntry
 from onestop.ratings.models import Rating
+from onestop.reviews.models import QualitySample, QualitySampleEntry
 
 __all__ = [
     "Answer", "Application", "AuditChainHead", "AuditEvent", "BundleVersion", "CalendarDay", "CalendarYear",
     "Certificate", "CertificateSerial", "CreditImport", "CreditRecord", "Delivery", "Department", "Draft",
-    "Enterprise", "InstantSwitch", "Material", "Notification", "OutboundMessage", "ProfileEntry", "Rating",
-    "StaffRole", "Step", "StepAlert", "StepExtension", "StepPause", "StepTransition", "SupplementRequest", "User",
+    "Enterprise", "InstantSwitch", "Material", "Notification", "OutboundMessage", "ProfileEntry",
+    "QualitySample", "QualitySampleEntry", "Rating", "StaffRole", "Step", "StepAlert", "StepExtension",
+    "StepPause", "StepTransition", "SupplementRequest", "User",
 ]

@@ -46,7 +46,7 @@ class Enterprise(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     credit_code: Mapped[str] = mapped_column(String(18), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), index=True)  # reviewers search by it
     legal_representative: Mapped[str] = mapped_column(String(50))
     address: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -66,7 +66,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(String(50))  # real name (实名)
+    name: Mapped[str] = mapped_column(String(50), index=True)  # real name (实名); reviewers search by it
     id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(200))

@@ -6,7 +6,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from onestop.accounts.models import Department, User
@@ -141,6 +152,17 @@ class Step(db.Model):  # type: ignore[name-defined]
                         name="commitment_check"),
         CheckConstraint("post_check_outcome IS NULL OR post_check_outcome IN ('confirmed', 'revoked')",
                         name="post_check_outcome"),
+        # A claim names its holder and when it was taken; it may expire (claim_expires_at) or, when the
+        # head assigned it, be held until released.
+        CheckConstraint("(claimed_by_id IS NULL) = (claimed_at IS NULL)", name="claim_holder_time"),
+        CheckConstraint("claimed_by_id IS NOT NULL OR claim_expires_at IS NULL", name="claim_expiry_needs_holder"),
+        # The department's queue (onestop/reviews/queries.py): one ordered index range per tab.
+        Index("ix_steps_queue_due", "department_id", "state", "due_at", "id"),
+        Index("ix_steps_queue_received", "department_id", "state", "received_at", "id"),
+        Index("ix_steps_queue_decided", "department_id", "decided_at", "id"),
+        Index("ix_steps_queue_running", "department_id", "due_at", "id",
+              postgresql_where=text("state IN ('received', 'accepted')"),
+              sqlite_where=text("state IN ('received', 'accepted')")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -175,7 +197,11 @@ class Step(db.Model):  # type: ignore[name-defined]
     on_commitment: Mapped[bool] = mapped_column(default=False, server_default=false())
     post_check_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     post_check_outcome: Mapped[str | None] = mapped_column(String(16))
+    # 认领: the reviewer working on the step. Others see who holds it; it lapses at claim_expires_at
+    # unless the activity of its holder moves that on (None: assigned by the head, held until released).
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The head of the processing-time log: its last seq and time. A transition appends the next line and
     # checks the time never goes back without reading the log (the step row is locked with its application).
     log_seq: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -188,6 +214,7 @@ class Step(db.Model):  # type: ignore[name-defined]
     application: Mapped[Application] = relationship(back_populates="steps")
     department: Mapped[Department] = relationship()
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id])
     pauses: Mapped[list[StepPause]] = relationship(
         back_populates="step", cascade="all, delete-orphan", order_by="StepPause.id"
     )
