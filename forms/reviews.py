@@ -13,6 +13,8 @@ from wtforms import (
     DateField,
     DecimalField,
     HiddenField,
+    IntegerField,
+    SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -28,6 +30,7 @@ ACTIONS = ("accept", "request_supplement", "suspend", "resume", "approve", "reje
 class DecisionForm(BaseForm):
     action = HiddenField(validators=[AnyOf(ACTIONS, message=_l("Choose a decision."))])
     version = HiddenField()
+    confirmed = HiddenField()  # the second press, on the confirmation page
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
     legal_basis = StringField(_l("Legal basis"), validators=[Optional(), Length(max=500)])
     on_commitment = BooleanField(_l("Approve on the applicant's written commitment (告知承诺制)"))
@@ -45,3 +48,33 @@ class ExtensionRequestForm(BaseForm):
 
 class ExtensionDecisionForm(BaseForm):
     decision = HiddenField(validators=[AnyOf(("approve", "refuse"))])
+
+
+class ClaimForm(BaseForm):
+    """Claim or release: nothing but the CSRF token."""
+
+
+class ReassignForm(BaseForm):
+    to_user = SelectField(_l("Give the step to"), choices=[], validate_choice=True)
+    reason = StringField(_l("Why"), validators=[Required(), Length(max=500)])
+
+
+class PostCheckForm(BaseForm):
+    outcome = HiddenField(validators=[AnyOf(("confirmed", "revoked"))])
+    note = TextAreaField(_l("What the check found"), validators=[Required(), Length(max=2000)])
+
+
+class SampleForm(BaseForm):
+    period_start = DateField(_l("Closed from"), validators=[Required()])
+    period_end = DateField(_l("Closed until"), validators=[Required()])
+    rate_percent = IntegerField(_l("Share sampled, in percent"), default=5, validators=[Required(), NumberRange(min=5, max=100)])
+
+
+class FindingForm(BaseForm):
+    verdict = SelectField(_l("Verdict"), choices=[("sound", _l("Sound")), ("minor", _l("Minor shortcomings")),
+                                                  ("serious", _l("Serious shortcomings"))])
+    finding = TextAreaField(_l("Finding"), validators=[Required(), Length(max=2000)])
+
+
+class BulkAcceptForm(BaseForm):
+    confirmed = HiddenField()

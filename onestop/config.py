@@ -95,6 +95,7 @@ class Settings:
     tsa_url: str | None
     smtp: dict[str, Any] | None = None
     mail_from: str = "noreply@onestop.invalid"
+    claim_idle_minutes: int = 30
     extra: dict[str, Any] = field(default_factory=dict)
 
     def flask_config(self) -> dict[str, Any]:
@@ -128,6 +129,7 @@ class Settings:
             "ONESTOP_CERTIFICATE_DIR": str(self.instance_path / "certificates"),
             "ONESTOP_SMTP": self.smtp,
             "ONESTOP_MAIL_FROM": self.mail_from,
+            "ONESTOP_CLAIM_IDLE_MINUTES": self.claim_idle_minutes,
             **self.extra,
         }
 
@@ -217,5 +219,6 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
         tsa_url=tsa_url,
         smtp=smtp,
         mail_from=mail_from,
+        claim_idle_minutes=_int("ONESTOP_CLAIM_IDLE_MINUTES", env.get("ONESTOP_CLAIM_IDLE_MINUTES", "30"), 1),
     )
 

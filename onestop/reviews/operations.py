@@ -20,6 +20,7 @@ from onestop.catalog.operations import bundle_of, bundle_of_application
 from onestop.core.clock import now
 from onestop.extensions import db
 from onestop.jobs.notifications import notify_applicant
+from onestop.reviews import claims
 from workflows.catalog.schema import Bundle, Item, Mode
 from workflows.states import InvalidTransition, StepAction, StepState, step_transition
 
@@ -57,6 +58,7 @@ def decide(step_id: int, expected_version: int | None, decision: Decision, revie
         raise DecisionError("forbidden")
     if not step.is_open:
         raise DecisionError("already_decided", step)
+    claims.check_for_decision(step, reviewer)  # held by someone else: refused, nothing changes
     if expected_version is not None and step.version_id != expected_version:
         raise DecisionError("changed_meanwhile", step)
     try:
