@@ -6,8 +6,20 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -34,6 +46,7 @@ from onestop.catalog.operations import bundle_of
 from onestop.core.clock import local_now, local_tz, now
 from onestop.core.i18n import current_lang
 from onestop.core.jobs import commit
+from onestop.core.templating import step_state
 from onestop.extensions import db
 from onestop.reviews import claims, queries, sampling
 from onestop.reviews import jobs as _jobs  # noqa: F401  (registers the desk's jobs)
@@ -49,7 +62,7 @@ from onestop.reviews.operations import (
 )
 from workflows.catalog.schema import Bundle, Item, Mode
 from workflows.clock import Unit
-from workflows.states import StepAction, allowed_step_actions
+from workflows.states import StepAction, StepState, allowed_step_actions
 
 bp = Blueprint("reviews", __name__, url_prefix="/desk")
 
@@ -516,7 +529,7 @@ def extensions() -> str:
 def _names(ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).tuples().all())
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
 @bp.route("/extensions/<int:extension_id>", methods=["POST"])
@@ -619,23 +632,38 @@ def record_finding(sample_id: int, entry_id: int) -> Response:
     return redirect(url_for("reviews.sample", sample_id=sample.id) + f"#entry-{entry.id}")
 
 
+@bp.app_template_global("desk_labels")
+def desk_labels() -> dict[str, Any]:
+    """Texts a queue page repeats on every line, translated once per request (a translation lookup
+    costs as much as the rest of a line)."""
+    labels = g.get("desk_labels")
+    if labels is None:
+        labels = g.desk_labels = {
+            "states": {s.value: step_state(s.value) for s in StepState},
+            "tabs": {"to_accept": _("To accept"), "in_progress": _("In progress"),
+                     "waiting": _("Waiting for the applicant"), "due_soon": _("Due soon"), "overdue": _("Overdue"),
+                     "finished": _("Finished")},
+            # Formats, filled per line (gettext without arguments returns the format itself).
+            "units": {"working_days": _("%(n)s working days"), "natural_days": _("%(n)s days"),
+                      "working_hours": _("%(n)s working hours"), "minutes": _("%(n)s minutes")},
+            "overdue": _("Overdue by %(time)s"), "due_soon": _("Due soon: %(time)s left"),
+            "on_time": _("%(time)s left"), "due_now": _("Due now"),
+        }
+    return labels
+
+
 @bp.app_template_filter("remaining")
 def remaining_text(value: queries.Remaining | None) -> str:
     """Remaining working time in words: the colour on the page only repeats what these words say."""
     if value is None:
         return ""
-    from onestop.core.templating import limit_text
-
+    labels = desk_labels()
     amount = abs(value.amount)
     amount = amount.quantize(Decimal(1)) if value.unit is Unit.MINUTES else amount.quantize(Decimal("0.1"))
     if amount == 0 and value.level != "overdue":
-        return _("Due now")
-    words = limit_text((amount, value.unit.value))
-    if value.level == "overdue":
-        return _("Overdue by %(time)s", time=words)
-    if value.level == "due_soon":
-        return _("Due soon: %(time)s left", time=words)
-    return _("%(time)s left", time=words)
+        return str(labels["due_now"])
+    words = labels["units"][value.unit.value] % {"n": format(amount.normalize(), "f")}
+    return str(labels[value.level] % {"time": words})
 
 
 @bp.app_template_global("catalog_item")
