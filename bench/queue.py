@@ -212,13 +212,36 @@ def explain(app: Any, path: str) -> list[str]:
     return out
 
 
-def run_size(server: str, size: int, requests: int, instance: Path, plans: bool) -> dict[str, tuple[float, float]]:
+def _loaded(server: str, name: str, size: int) -> str | None:
+    """The URL of an earlier run's database when it holds `size` applications (for --reuse)."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server.replace("postgresql://", "postgresql+psycopg://", 1)).set(database=name)
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            count = conn.execute(sa.text("SELECT count(*) FROM applications")).scalar()
+        engine.dispose()
+    except sa.exc.SQLAlchemyError:
+        return None
+    return url.render_as_string(hide_password=False) if count == size else None
+
+
+def run_size(server: str, size: int, requests: int, instance: Path, plans: bool,
+             reuse: bool = False) -> dict[str, tuple[float, float]]:
     from onestop.accounts.models import Department, StaffRoleName
     from onestop.accounts.operations import create_staff
     from onestop.core.jobs import commit
     from onestop.extensions import db
 
-    url = fresh_pg_database(f"onestop_bench_queue_{size}", server)
+    name = f"onestop_bench_queue_{size}"
+    url = _loaded(server, name, size) if reuse else None
+    if url is not None:
+        print(f"  reusing {name} ({size:,} applications already loaded)", flush=True)
+        app = make_app(url, instance)
+        return _measure_and_explain(app, size, requests, plans)
+    url = fresh_pg_database(name, server)
     app = make_app(url, instance)
     migrate_and_seed(app)
     with app.app_context():
@@ -233,6 +256,12 @@ def run_size(server: str, size: int, requests: int, instance: Path, plans: bool)
     load(url, size)
     print(f"  loaded {size:,} applications ({size * len(ITEMS):,} steps) in {time.perf_counter() - started:.0f} s",
           flush=True)
+    return _measure_and_explain(app, size, requests, plans)
+
+
+def _measure_and_explain(app: Any, size: int, requests: int, plans: bool) -> dict[str, tuple[float, float]]:
+    from onestop.extensions import db
+
     paths = {"to accept, page 1": "/desk/", "in progress, page 1": "/desk/?tab=in_progress"}
     for tab in ("in_progress", "finished"):
         cursor = _deep_cursor(app, tab, 0.9)
@@ -256,15 +285,18 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--reuse", action="store_true", help="measure again on databases an earlier run loaded")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             print(f"{size:,} applications:", flush=True)
-            results[size] = run_size(args.postgres, size, args.requests, Path(tmp) / str(size), plans=size == max(sizes))
+            results[size] = run_size(args.postgres, size, args.requests, Path(tmp) / str(size),
+                                     plans=size == max(sizes), reuse=args.reuse)
     small, large = min(sizes), max(sizes)
-    print(f"\nratio {large:,} / {small:,} applications (target <= 1.5; p95 target <= 50 ms):")
+    print(f"\nratio {large:,} / {small:,} applications (target <= 1.5; p95 target <= 50 ms); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
     for name in results[large]:
         if name in results[small]:
             (m1, p1), (m2, p2) = results[small][name], results[large][name]

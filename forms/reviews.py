@@ -19,6 +19,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -71,8 +72,9 @@ class SampleForm(BaseForm):
 
 
 class FindingForm(BaseForm):
-    verdict = SelectField(_l("Verdict"), choices=[("sound", _l("Sound")), ("minor", _l("Minor shortcomings")),
-                                                  ("serious", _l("Serious shortcomings"))])
+    verdict = SelectField(_l("Verdict"), choices=[
+        SelectChoice("sound", _l("Sound")), SelectChoice("minor", _l("Minor shortcomings")),
+        SelectChoice("serious", _l("Serious shortcomings"))])
     finding = TextAreaField(_l("Finding"), validators=[Required(), Length(max=2000)])
 
 
