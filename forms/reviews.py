@@ -57,7 +57,7 @@ class ClaimForm(BaseForm):
 
 class ReassignForm(BaseForm):
     to_user = SelectField(_l("Give the step to"), choices=[], validate_choice=True)
-    reason = StringField(_l("Why"), validators=[Required(), Length(max=500)])
+    reassign_reason = StringField(_l("Why"), validators=[Required(), Length(max=500)])
 
 
 class PostCheckForm(BaseForm):

@@ -219,7 +219,7 @@ def step(step_id: int) -> str:
     _staff_required()
     step = _step_for_staff(step_id)
     claims.touch(step, current_user)
-    return _render_step(step, DecisionForm(version=step.version_id), ExtensionRequestForm(formdata=None))
+    return _render_step(step, DecisionForm(version=step.version_id), ExtensionRequestForm(formdata=None, prefix="extension"))
 
 
 def _supplement_candidates(bundle: Bundle, item: Item) -> list[tuple[str, str, str]]:
@@ -331,7 +331,8 @@ def reassign_step(step_id: int) -> Response:
         flash(_("Choose who takes the step and say why."), "error")
         return redirect(url_for("reviews.step", step_id=step_id))
     try:
-        claims.reassign(step, int(form.to_user.data) if form.to_user.data else None, current_user, form.reason.data)
+        claims.reassign(step, int(form.to_user.data) if form.to_user.data else None, current_user,
+                        form.reassign_reason.data)
         commit()
         flash(_("The step was reassigned."), "success")
     except claims.ClaimError:
@@ -411,9 +412,9 @@ def decide_step(step_id: int) -> str | Response:
     form.outstanding.choices = [SelectChoice(m.key, m.name.get(current_lang())) for m in bundle.materials
                                 if step.item_code in m.items]
     if request.form.get("edit"):  # back from the confirmation page, with everything as typed
-        return _render_step(step, form, ExtensionRequestForm(formdata=None))
+        return _render_step(step, form, ExtensionRequestForm(formdata=None, prefix="extension"))
     if not form.validate_on_submit():
-        return _render_step(step, form, ExtensionRequestForm(formdata=None))
+        return _render_step(step, form, ExtensionRequestForm(formdata=None, prefix="extension"))
     if not step.is_open:
         return _already_decided(step_id)
     if not claims.holds(step, current_user):
@@ -440,7 +441,7 @@ def decide_step(step_id: int) -> str | Response:
         db.session.refresh(step)
         if code in _ERRORS and code != "not_allowed":
             form.form_errors.append(_ERRORS[code]())
-            return _render_step(step, form, ExtensionRequestForm(formdata=None))
+            return _render_step(step, form, ExtensionRequestForm(formdata=None, prefix="extension"))
         if code == "already_decided" or not step.is_open:
             return _already_decided(step_id)
         if code == "claimed_by_other":
@@ -466,7 +467,7 @@ def decide_step(step_id: int) -> str | Response:
 def ask_extension(step_id: int) -> str | Response:
     _staff_required()
     step = _step_for_staff(step_id)
-    form = ExtensionRequestForm()
+    form = ExtensionRequestForm(prefix="extension")
     if form.validate_on_submit():
         try:
             request_extension(step_id, Decimal(form.amount.data), form.reason.data, current_user)

@@ -128,9 +128,18 @@ def open_step_from_desk(page: Page, reference: str, item: str) -> None:
     expect(fact(page, "办件编号")).to_have_text(reference)
 
 
+def claim(page: Page) -> None:
+    """Take the step: the decision forms appear only for the reviewer who holds it."""
+    page.get_by_role("button", name="认领此环节").click()
+    expect(page.get_by_role("status")).to_contain_text("您已认领此环节")
+
+
 def decide(page: Page, action: str, expected_state: str) -> None:
+    """Press the decision, check the confirmation page, confirm."""
     page.locator("form.decision-form").get_by_role("button", name=action, exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("办理决定已记录。")
+    expect(page.get_by_role("heading", name="确认办理决定", level=1)).to_be_visible()
+    page.get_by_role("button", name="确认并记录").click()
+    expect(page.get_by_role("status")).to_contain_text("办理决定已记录，并已告知申请人。")
     expect(fact(page, "状态")).to_have_text(expected_state)
 
 
@@ -144,6 +153,7 @@ def accept_and_approve(page: Page, reference: str, item: str,
     expect(fact(page, "状态")).to_have_text("待受理")
     if on_open is not None:
         on_open(page)
+    claim(page)
     # Only the actions the state allows are offered: before acceptance, accept, ask for corrections, reject.
     expect(decision_buttons(page)).to_have_text(["受理", "发送补正清单", "不予办理"])
     decide(page, "受理", "已受理，审查中")
@@ -236,7 +246,7 @@ def test_restaurant_opening_from_guide_to_completed(
     shot(page, "desktop-05-desk-queue")
     accept_and_approve(page, reference, "营业执照（门店）", on_open=lambda p: shot(p, "desktop-06-step"))
     # Its approval starts the dependants, in parallel.
-    others = page.locator("h2", has_text="本办件其他事项").locator("xpath=following-sibling::ul[1]")
+    others = page.locator("h2", has_text="本办件的其他部门").locator("xpath=following-sibling::ul[1]")
     for item in list(STEPS)[1:]:
         expect(others.locator("li").filter(has_text=item)).to_contain_text("待受理")
     shot(page, "desktop-07-step-approved")

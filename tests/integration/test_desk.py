@@ -223,11 +223,11 @@ def test_the_head_reassigns_and_the_new_holder_is_told(client):
     assert "改派（科室负责人）" in page
     # Someone outside the department cannot be given the step, even by a forged form field.
     client.post(f"/desk/steps/{step.id}/reassign", data={"csrf_token": hidden(page, "csrf_token"),
-                                                          "to_user": str(water.id), "reason": "试试"})
+                                                          "to_user": str(water.id), "reassign_reason": "试试"})
     db.session.refresh(step)
     assert step.claimed_by_id == first.id
     client.post(f"/desk/steps/{step.id}/reassign", data={"csrf_token": hidden(page, "csrf_token"),
-                                                          "to_user": str(second.id), "reason": "张三休假"})
+                                                          "to_user": str(second.id), "reassign_reason": "张三休假"})
     db.session.refresh(step)
     assert step.claimed_by_id == second.id and step.claim_expires_at is None  # held until released
     event = events("application:step:reassigned", step.id)[-1]
@@ -240,7 +240,7 @@ def test_the_head_reassigns_and_the_new_holder_is_told(client):
     assert "科室负责人将办件" in client.get("/messages").get_data(as_text=True)
     # A reviewer is not a head: reassignment is refused.
     assert client.post(f"/desk/steps/{step.id}/reassign", data={
-        "csrf_token": csrf(client, "/desk/"), "to_user": str(first.id), "reason": "x"}).status_code == 403
+        "csrf_token": csrf(client, "/desk/"), "to_user": str(first.id), "reassign_reason": "x"}).status_code == 403
 
 
 def test_bulk_accept_accepts_complete_steps_each_as_its_own_decision(client):

@@ -108,7 +108,7 @@ def test_actions_by_role_change_nothing_unless_allowed(client, world, role):
     version = str(food.version_id)
     posts = {
         "claim": (f"/desk/steps/{food.id}/claim", {}),
-        "reassign": (f"/desk/steps/{food.id}/reassign", {"to_user": str(users["samr_reviewer"].id), "reason": "x"}),
+        "reassign": (f"/desk/steps/{food.id}/reassign", {"to_user": str(users["samr_reviewer"].id), "reassign_reason": "x"}),
         "extension_decision": (f"/desk/extensions/{world['extension'].id}", {"decision": "approve"}),
         "post_check": (f"/desk/post-checks/{food.id}", {"outcome": "revoked", "note": "x"}),
         "decide": (f"/desk/steps/{food.id}/decide", {"action": "approve", "version": version, "confirmed": "1"}),

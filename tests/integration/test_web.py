@@ -301,10 +301,12 @@ def test_the_head_approves_an_extension_and_the_applicant_sees_the_new_due_date(
         login(client, "samr_ext")
         page = client.get(f"/desk/steps/{food.id}").get_data(as_text=True)
         too_long = client.post(f"/desk/steps/{food.id}/extension", data={
-            "csrf_token": hidden(page, "csrf_token"), "amount": "11", "reason": "专家评审"}).get_data(as_text=True)
+            "extension-csrf_token": hidden(page, "extension-csrf_token"), "extension-amount": "11",
+            "extension-reason": "专家评审"}).get_data(as_text=True)
         assert "延长时限超过本事项允许的上限" in too_long
         client.post(f"/desk/steps/{food.id}/extension", data={
-            "csrf_token": hidden(page, "csrf_token"), "amount": "10", "reason": "专家评审"})
+            "extension-csrf_token": hidden(page, "extension-csrf_token"), "extension-amount": "10",
+            "extension-reason": "专家评审"})
         client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
         login(client, "samr_head_ext")
         assert "有延期申请等待您审批" in client.get("/desk/").get_data(as_text=True)
