@@ -42,7 +42,6 @@ ZH = {
     "Extensions to decide": "待审批的延期申请",
     "No extension is waiting for you.": "暂无待审批的延期申请。",
     "Extension": "延长时限",
-    "Refuse": "驳回",
     "Extensions are waiting for your decision.": "有延期申请等待您审批。",
     "Why do you withdraw?": "撤回原因",
     "Promised when the department accepted (容缺)": "容缺受理时承诺补齐的材料",
@@ -207,4 +206,7 @@ ZH = {
     'you': '本人',
     '告知承诺 allowed': '可告知承诺',
     '容缺 allowed': '可容缺受理',
+    "Approve the extension": "批准延期",
+    "Refuse the extension": "不予延期",
+    "One-stop matter": "一件事",
 }

@@ -202,7 +202,7 @@ def test_claim_supplement_answer_accept_approve_refusals_and_an_extension(
     expect(extension).to_contain_text(reference)
     expect(extension).to_contain_text("2个工作日")
     shot(water_head, "desk-08-supervision")
-    extension.get_by_role("button", name="准予").click()
+    extension.get_by_role("button", name="批准延期").click()
     expect(water_head.get_by_role("status")).to_contain_text("已批准延期")
     after = due_of(server, reference, "drainage_permit")
     assert after > before
