@@ -95,8 +95,12 @@ def _staff_required() -> None:
 
 
 def _departments() -> list[Department]:
-    ids = current_user.department_ids()
-    return list(db.session.scalars(select(Department).where(Department.id.in_(ids)).order_by(Department.id)))
+    """The user's departments, read once per request."""
+    if "desk_departments" not in g:
+        ids = current_user.department_ids()
+        g.desk_departments = list(db.session.scalars(
+            select(Department).where(Department.id.in_(ids)).order_by(Department.id)))
+    return list(g.desk_departments)
 
 
 def _department(code: str | None, head: bool = False) -> Department:

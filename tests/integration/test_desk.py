@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -413,3 +414,21 @@ def test_staff_read_their_messages(client):
     page = client.get("/messages").get_data(as_text=True)
     assert f"新待办：{application.reference}" in page or application.reference in page
     assert f"/desk/?q={application.reference}" in page
+
+
+@pytest.mark.parametrize("unit", ["working_days", "working_hours", "natural_days", "minutes"])
+def test_the_queue_counts_remaining_time_as_the_engine_does(app, unit):
+    """The queue's quick measure agrees with the engine's exact one (to its display precision), across
+    weekends, the National Day holidays and the 2026-10-10 make-up working day."""
+    import random
+
+    from onestop.clocks.operations import work_calendar
+    from workflows.clock import Unit, counted_time
+
+    calendar, rng = work_calendar(), random.Random(7)
+    base = datetime(2026, 9, 28, 8, 30, tzinfo=SHANGHAI)
+    for _ in range(200):
+        start = base + timedelta(minutes=rng.randrange(0, 60 * 24 * 20))
+        end = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 15))
+        exact = counted_time(start, end, Unit(unit), calendar, start_day_counts=True)
+        assert abs(queries.time_between(start, end, Unit(unit), calendar) - exact) < Decimal("0.002"), (start, end)
