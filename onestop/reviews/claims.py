@@ -23,7 +23,6 @@ from onestop.accounts.models import StaffRole, User
 from onestop.applications.models import Step
 from onestop.audit.operations import Actor, record
 from onestop.core.clock import now
-from onestop.core.jobs import after_commit
 from onestop.extensions import db
 
 
@@ -122,10 +121,12 @@ def release(step: Step, user: User) -> None:
 
 def reviewers_of(department_id: int) -> list[User]:
     """Who may hold a step of the department: its reviewers and heads, active accounts only."""
+    # Users load with their staff roles (a joined collection): unique() folds the joined rows.
     return list(db.session.scalars(
-        select(User).join(StaffRole).where(StaffRole.department_id == department_id, User.is_active_account)
-        .distinct().order_by(User.name, User.id)
-    ))
+        select(User).where(User.is_active_account, User.id.in_(
+            select(StaffRole.user_id).where(StaffRole.department_id == department_id)))
+        .order_by(User.name, User.id)
+    ).unique())
 
 
 def reassign(step: Step, to_user_id: int | None, head: User, reason: str) -> None:
@@ -153,7 +154,10 @@ def reassign(step: Step, to_user_id: int | None, head: User, reason: str) -> Non
             "reason": reason.strip()},
            actor=Actor(head.id, "head", step.department_id), department_id=step.department_id)
     if to_user_id is not None:
-        after_commit("notify_assigned", step.id, to_user_id, current.isoformat())
+        # The message is written with the change (the message centre's outbox), as decisions do.
+        from onestop.reviews.jobs import notify_assigned
+
+        notify_assigned(step.id, to_user_id, current.isoformat())
 
 
 def check_for_decision(step: Step, reviewer: User) -> None:

@@ -1,4 +1,7 @@
-"""Messages of the desk to staff, through the message centre's one funnel (jobs.notifications._notify)."""
+"""Messages of the desk to staff, through the message centre's one funnel (jobs.notifications._notify).
+
+Called in the transaction of the change they tell of; registered as a job too, for a caller that can
+only act after commit."""
 
 from __future__ import annotations
 

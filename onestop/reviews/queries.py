@@ -378,8 +378,9 @@ class Supervision:
 
 def reviewer_load(department: Department, at: datetime) -> list[ReviewerLoad]:
     staff = db.session.scalars(
-        select(User).join(StaffRole).where(StaffRole.department_id == department.id, User.is_active_account)
-        .distinct().order_by(User.name, User.id)).all()
+        select(User).where(User.is_active_account, User.id.in_(
+            select(StaffRole.user_id).where(StaffRole.department_id == department.id)))
+        .order_by(User.name, User.id)).unique().all()
     load = {u.id: ReviewerLoad(u) for u in staff}
     open_ = Step.decided_at.is_(None)
     held = db.session.execute(
