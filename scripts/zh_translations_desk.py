@@ -32,7 +32,7 @@ ZH = {
     "Record an objection": "登记异议",
     "Suspend (中止)": "中止",
     "Resume": "恢复办理",
-    "A rejection needs the reason and its legal basis; a suspension needs the reason.": "不予办理须填写理由和法律依据；中止须填写理由。",
+    "A rejection needs the reason and its legal basis; a suspension or a resumption needs the reason.": "不予办理须填写理由和法律依据；中止或恢复办理须填写理由。",
     "Extension (延期)": "延期",
     "At most %(max)s in total, approved by the department head.": "累计最多%(max)s，须经科室负责人批准。",
     "Ask the head for an extension": "申请延期",

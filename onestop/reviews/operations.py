@@ -127,6 +127,8 @@ def _suspend(step: Step, item: Item, bundle: Bundle, decision: Decision, actor: 
 
 
 def _resume(step: Step, item: Item, bundle: Bundle, decision: Decision, actor: Actor) -> None:
+    if not decision.reason:
+        raise DecisionError("reason_required", step)  # why the clock runs again is part of the record
     engine.close_pause(step)
     engine.move(step, StepAction.RESUME, actor, data={"reason": decision.reason})
 

@@ -432,3 +432,16 @@ def test_the_queue_counts_remaining_time_as_the_engine_does(app, unit):
         end = start + timedelta(minutes=rng.randrange(0, 60 * 24 * 15))
         exact = counted_time(start, end, Unit(unit), calendar, start_day_counts=True)
         assert abs(queries.time_between(start, end, Unit(unit), calendar) - exact) < Decimal("0.002"), (start, end)
+
+
+def test_suspension_and_resumption_each_need_a_reason(app):
+    reviewer = make_reviewer("samr")
+    step = step_of(make_application("restaurant_opening"), "business_licence")
+    decide(step.id, None, Decision(StepAction.ACCEPT), reviewer)
+    with pytest.raises(DecisionError, match="reason_required"):
+        decide(step.id, None, Decision(StepAction.SUSPEND), reviewer)
+    decide(step.id, None, Decision(StepAction.SUSPEND, reason="等待技术检测"), reviewer)
+    with pytest.raises(DecisionError, match="reason_required"):
+        decide(step.id, None, Decision(StepAction.RESUME), reviewer)
+    decide(step.id, None, Decision(StepAction.RESUME, reason="检测报告已出"), reviewer)
+    assert step.state == "accepted"
