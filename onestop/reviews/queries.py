@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,7 +33,7 @@ from onestop.extensions import db
 from onestop.reviews.claims import live_claim_clause
 from workflows.calendar import WorkCalendar
 from workflows.catalog.schema import Bundle, Item, Mode, TimeLimit
-from workflows.clock import Limit, Unit, compute_due
+from workflows.clock import Extension, Limit, Unit, compute_due
 from workflows.identity import mask_name
 
 TABS = ("to_accept", "in_progress", "waiting", "due_soon", "overdue", "finished")
@@ -332,19 +332,33 @@ def time_between(start: datetime, end: datetime, unit: Unit, calendar: WorkCalen
                 total += (hi - lo) / (day_end - day_start)
             day += timedelta(days=1)
         return Decimal(round(total, 3)).quantize(Decimal("0.001"))
-    sessions = calendar.sessions
+    share = len(calendar.sessions)
     total, day = 0.0, a.date()
     while day <= b.date():
-        if calendar.is_working_day(day):
-            for session in sessions:
-                s0, s1 = datetime.combine(day, session.start, tz), datetime.combine(day, session.end, tz)
-                lo, hi = max(s0, a), min(s1, b)
-                if hi > lo:
-                    # A working day is its sessions, each an equal share of the day, whatever its length.
-                    total += ((hi - lo) / (s1 - s0) / len(sessions) if unit is Unit.WORKING_DAYS
-                              else (hi - lo).total_seconds() / 3600)
+        for s0, s1 in _sessions_on(calendar, day):
+            lo, hi = max(s0, a), min(s1, b)
+            if hi > lo:
+                # A working day is its sessions, each an equal share of the day, whatever its length.
+                total += ((hi - lo) / (s1 - s0) / share if unit is Unit.WORKING_DAYS
+                          else (hi - lo).total_seconds() / 3600)
         day += timedelta(days=1)
     return Decimal(round(total, 3)).quantize(Decimal("0.001"))
+
+
+def _sessions_on(calendar: WorkCalendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    """The day's office sessions as instants (none on a day off). Kept on the calendar object itself: a
+    page asks for the same few weeks fifty times, and a changed calendar is a new object."""
+    cache: dict[date, tuple[tuple[datetime, datetime], ...]] | None = getattr(calendar, "_desk_sessions", None)
+    if cache is None:
+        cache = {}
+        calendar._desk_sessions = cache  # type: ignore[attr-defined]
+    sessions = cache.get(day)
+    if sessions is None:
+        tz = calendar.tz
+        sessions = cache[day] = tuple(
+            (datetime.combine(day, s.start, tz), datetime.combine(day, s.end, tz)) for s in calendar.sessions
+        ) if calendar.is_working_day(day) else ()
+    return sessions
 
 
 # -- the step page -----------------------------------------------------------------------------------------
@@ -373,7 +387,6 @@ class Supervision:
     extensions: list[StepExtension]
     post_checks: list[Step]
     unclaimed_open: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def reviewer_load(department: Department, at: datetime) -> list[ReviewerLoad]:
@@ -421,19 +434,15 @@ def supervision(department: Department, lists: int = 20) -> Supervision:
 
 
 def extension_preview(extension: StepExtension) -> datetime | None:
-    """The due date the step would have if the head approved the extension."""
+    """The due date the step would have if the head approved the extension (None while paused)."""
     from onestop.applications import engine
 
     step = extension.step
-    if step.clock_start is None:
+    if step.clock_start is None or step.due_at is None:
         return None
-    extensions = engine.extensions_of(step)
-    unit = Unit(step.limit_unit)
     total = Decimal(step.extension_amount or 0) + Decimal(extension.amount)
-    from workflows.clock import Extension
-
     due = compute_due(step.clock_start, engine.limit_of(step), work_calendar(), pauses=engine.pauses_of(step),
-                      extensions=[Extension(Limit(total, unit))] if total > 0 else extensions,
+                      extensions=[Extension(Limit(total, Unit(step.limit_unit)))],
                       start_day_counts=step.start_day_counts)
     return due.due
 

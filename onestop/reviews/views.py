@@ -197,7 +197,7 @@ def bulk_accept_view() -> str | Response:
     if not form.confirmed.data:
         checks = [(s, why_not_complete(s, current_user), missing_materials(s)) for s in steps]
         return render_template("reviews/bulk_confirm.html", checks=checks, form=form, back=back,
-                               skipped_text=_SKIPPED, bundle_of=bundle_of)
+                               skipped_text=_SKIPPED)
     result = bulk_accept([s.id for s in steps], current_user)
     commit()
     flash(_("%(n)d step(s) accepted; the applicants are told.", n=len(result.accepted)), "success")
@@ -613,7 +613,7 @@ def sample(sample_id: int) -> str:
     sample = _own_sample(sample_id)
     reproducible, _again = sampling.redraw(sample)
     return render_template("reviews/sample.html", sample=sample, reproducible=reproducible,
-                           finding_form=FindingForm(formdata=None), bundles={}, bundle_of=bundle_of)
+                           finding_form=FindingForm(formdata=None))
 
 
 @bp.route("/samples/<int:sample_id>/entries/<int:entry_id>", methods=["POST"])

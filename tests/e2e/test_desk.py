@@ -82,7 +82,7 @@ def press(page: Page, action: str) -> None:
 
 
 def test_claim_supplement_answer_accept_approve_refusals_and_an_extension(
-    live_server: LiveServer, new_page: Callable[..., Page], shot: Callable[[Page, str], Path],
+    live_server: LiveServer, new_page: Callable[..., Page], shot: Callable[[Page, str], Path], artifacts: Path,
 ) -> None:
     server = live_server
     seeded = _staff(server)
@@ -113,6 +113,12 @@ def test_claim_supplement_answer_accept_approve_refusals_and_an_extension(
     expect(reviewer.get_by_role("status")).to_contain_text("您已认领此环节")
     expect(reviewer.get_by_text("您正在办理此环节。")).to_be_visible()
     shot(reviewer, "desk-02-step-claimed")
+    # The material is previewed on the page (loaded when scrolled to), served by the step's own route.
+    preview = reviewer.locator("iframe.material-preview").first
+    preview.scroll_into_view_if_needed()
+    expect(preview).to_have_attribute("src", re.compile(r"^/desk/steps/\d+/materials/\d+$"))
+    reviewer.wait_for_timeout(1500)  # Chromium's PDF viewer draws after the frame loads
+    reviewer.locator("figure.material").first.screenshot(path=str(artifacts / "e2e" / "desk-02b-material-preview.png"))
     second.get_by_role("button", name="认领此环节").click()
     expect(second.get_by_role("status")).to_contain_text(f"{first_name}正在办理此环节，不能认领。")
     expect(second.locator("form.decision-form")).to_have_count(0)
