@@ -113,12 +113,7 @@ def test_claim_supplement_answer_accept_approve_refusals_and_an_extension(
     expect(reviewer.get_by_role("status")).to_contain_text("您已认领此环节")
     expect(reviewer.get_by_text("您正在办理此环节。")).to_be_visible()
     shot(reviewer, "desk-02-step-claimed")
-    # The material is previewed on the page (loaded when scrolled to), served by the step's own route.
-    preview = reviewer.locator("iframe.material-preview").first
-    preview.scroll_into_view_if_needed()
-    expect(preview).to_have_attribute("src", re.compile(r"^/desk/steps/\d+/materials/\d+$"))
-    reviewer.wait_for_timeout(1500)  # Chromium's PDF viewer draws after the frame loads
-    reviewer.locator("figure.material").first.screenshot(path=str(artifacts / "e2e" / "desk-02b-material-preview.png"))
+    licence_url = reviewer.url
     second.get_by_role("button", name="认领此环节").click()
     expect(second.get_by_role("status")).to_contain_text(f"{first_name}正在办理此环节，不能认领。")
     expect(second.locator("form.decision-form")).to_have_count(0)
@@ -221,3 +216,12 @@ def test_claim_supplement_answer_accept_approve_refusals_and_an_extension(
     shot(applicant, "desk-09-applicant-new-due-date")
     nav(applicant).get_by_role("link", name=re.compile("消息")).click()
     expect(applicant.get_by_text(f"有部门延长了办件{reference}的办理时限。")).to_be_visible()
+
+    # The licence's material, previewed on the step page (loaded when scrolled to) through the step's
+    # own route; last, since Chromium's PDF viewer then holds the mouse over its frame.
+    reviewer.goto(licence_url)
+    preview = reviewer.locator("iframe.material-preview").first
+    expect(preview).to_have_attribute("src", re.compile(r"^/desk/steps/\d+/materials/\d+$"))
+    preview.scroll_into_view_if_needed()
+    reviewer.wait_for_timeout(1500)  # the viewer draws after the frame has loaded
+    reviewer.locator("figure.material").first.screenshot(path=str(artifacts / "e2e" / "desk-10-material-preview.png"))
