@@ -32,7 +32,6 @@ def message_text(notification: Notification) -> str:
         "step_overdue_10": lambda: _("Formal notice: %(ref)s is 10 working days overdue.", ref=reference),
         "step_post_check_due": lambda: _("A post-approval check is due: %(ref)s.", ref=reference),
         "step_assigned": lambda: _("The department head gave you a step of %(ref)s.", ref=reference),
-        "step_suspended": lambda: _("A department suspended its item of %(ref)s; the time limit pauses.", ref=reference),
         "step_supplement": lambda: _("A department asks for corrections on %(ref)s.", ref=reference),
         "post_check_revoked": lambda: _("A result of %(ref)s was revoked after the post-approval check.", ref=reference),
         "certificates_issued": lambda: _("The results of %(ref)s are issued: download them from the matter's page.", ref=reference),

@@ -511,7 +511,7 @@ def supervision() -> str:
         sample_form=sample_form, post_check_form=PostCheckForm(formdata=None),
         extension_form=ExtensionDecisionForm(formdata=None), preview=queries.extension_preview,
         users=_names({e.requested_by_id for e in view.extensions}),
-        ratings_endpoint="ratings.head_queue" if "ratings.head_queue" in current_app.view_functions else None,
+        ratings_endpoint="ratings.head" if "ratings.head" in current_app.view_functions else None,
         departments=[d for d in _departments() if current_user.is_head_of(d.id)], current=now(),
     )
 

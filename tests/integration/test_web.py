@@ -41,6 +41,23 @@ def hidden(html: str, name: str) -> str:
     return value.group(1) if value else ""
 
 
+def claim_step(client, step_id: int) -> str:
+    """Claim a step on its page; return the page as the holder sees it."""
+    page = client.get(f"/desk/steps/{step_id}").get_data(as_text=True)
+    client.post(f"/desk/steps/{step_id}/claim", data={"csrf_token": hidden(page, "csrf_token")})
+    return client.get(f"/desk/steps/{step_id}").get_data(as_text=True)
+
+
+def decide_on_page(client, step_id: int, action: str, **fields):
+    """Claim, fill the decision, see the confirmation page, confirm."""
+    page = claim_step(client, step_id)
+    data = {"csrf_token": hidden(page, "csrf_token"), "version": hidden(page, "version"), "action": action, **fields}
+    confirmation = client.post(f"/desk/steps/{step_id}/decide", data=data)
+    assert confirmation.status_code == 200 and "确认并记录" in confirmation.get_data(as_text=True), \
+        confirmation.get_data(as_text=True)[-3000:]
+    return client.post(f"/desk/steps/{step_id}/decide", data={**data, "confirmed": "1"})
+
+
 def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
@@ -141,21 +158,34 @@ def test_reviewers_see_and_decide_only_their_departments_steps(client):
     assert client.get(f"/desk/steps/{step.id}").status_code == 200
 
 
-def test_second_reviewer_is_told_who_decided(client):
+def test_second_reviewer_is_refused_while_the_first_holds_the_step_and_told_who_decided(client):
     application = make_application("restaurant_opening")
     first, second = make_reviewer("samr", "samr_1"), make_reviewer("samr", "samr_2")
     commit()
     step = step_of(application, "business_licence")
+    login(client, first.username)
+    claim_step(client, step.id)
+    client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
     login(client, second.username)
     page = client.get(f"/desk/steps/{step.id}").get_data(as_text=True)  # the second reviewer reads the page ...
+    assert f"{first.name}正在办理此环节" in page and 'name="action"' not in page
+    refused = client.post(f"/desk/steps/{step.id}/claim", data={"csrf_token": hidden(page, "csrf_token")},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "正在办理此环节，不能认领" in refused
+    forged = client.post(f"/desk/steps/{step.id}/decide", data={  # ... and forges the decision form
+        "csrf_token": hidden(page, "csrf_token"), "action": "accept", "version": str(step.version_id),
+        "confirmed": "1"}, follow_redirects=True)
+    assert "正在办理此环节" in forged.get_data(as_text=True)
+    db.session.refresh(step)
+    assert step.state == "received"
     from onestop.reviews.operations import Decision, decide
     from workflows.states import StepAction
 
     decide(step.id, None, Decision(StepAction.REJECT, "不符合条件", "某条例第一条"), first)  # ... the first decides
     commit()
     response = client.post(f"/desk/steps/{step.id}/decide", data={
-        "csrf_token": hidden(page, "csrf_token"), "action": "accept", "version": hidden(page, "version")},
-        follow_redirects=True)
+        "csrf_token": hidden(page, "csrf_token"), "action": "accept", "version": str(step.version_id),
+        "confirmed": "1"}, follow_redirects=True)
     assert f"已由{first.name}作出决定" in response.get_data(as_text=True)
     db.session.refresh(step)
     assert step.state == "rejected" and step.decided_by_id == first.id
@@ -250,21 +280,18 @@ def test_supplements_from_two_departments_answered_on_one_page(client):
     commit()
     food, check = step_of(application, "food_licence"), step_of(application, "fire_check")
     login(client, "samr_todo")
-    page = client.get(f"/desk/steps/{food.id}").get_data(as_text=True)
+    page = claim_step(client, food.id)
     missing = client.post(f"/desk/steps/{food.id}/decide", data={
         "csrf_token": hidden(page, "csrf_token"), "version": hidden(page, "version"), "action": "request_supplement",
         "problem_field_food_safety_manager": "1"}).get_data(as_text=True)
     assert "请为每项勾选的内容或材料说明问题" in missing  # a ticked problem needs its message
-    r = client.post(f"/desk/steps/{food.id}/decide", data={
-        "csrf_token": hidden(page, "csrf_token"), "version": hidden(page, "version"), "action": "request_supplement",
+    r = decide_on_page(client, food.id, "request_supplement", **{
         "problem_field_food_safety_manager": "1", "message_field_food_safety_manager": "须为持证管理员",
         "problem_material_floor_plan": "1", "message_material_floor_plan": "未标明加工区"})
     assert r.status_code == 302
     client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
     login(client, "fire_todo")
-    page = client.get(f"/desk/steps/{check.id}").get_data(as_text=True)
-    client.post(f"/desk/steps/{check.id}/decide", data={
-        "csrf_token": hidden(page, "csrf_token"), "version": hidden(page, "version"), "action": "request_supplement",
+    decide_on_page(client, check.id, "request_supplement", **{
         "problem_material_fire_safety_plan": "1", "message_material_fire_safety_plan": "缺少疏散示意图"})
     client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
 
@@ -310,6 +337,7 @@ def test_the_head_approves_an_extension_and_the_applicant_sees_the_new_due_date(
         client.post("/logout", data={"csrf_token": csrf(client, "/desk/")})
         login(client, "samr_head_ext")
         assert "有延期申请等待您审批" in client.get("/desk/").get_data(as_text=True)
+        assert "2026-12-14 17:00" in client.get("/desk/supervision").get_data(as_text=True)  # the due date if approved
         listing = client.get("/desk/extensions").get_data(as_text=True)
         extension_id = re.search(r'/desk/extensions/(\d+)', listing).group(1)
         client.post(f"/desk/extensions/{extension_id}", data={"csrf_token": hidden(listing, "csrf_token"),
