@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# bench/queue.py would shadow the standard library's queue module: drop this folder from the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ONESTOP_ARGON2_PROFILE", "fast-insecure-tests-only")
 os.environ.setdefault("ONESTOP_ENV", "testing")
@@ -132,7 +134,7 @@ def main() -> None:
         root = Path(tmp)
         pki = root / "pki"
         init_dev_pki(pki, {d.code: d.name.zh for d in load_catalog().departments}, now=datetime.now(UTC))
-        database_url = fresh_pg_database("onestop_bench_certificates") if args.postgres else f"sqlite:///{root / 'bench.sqlite3'}"
+        database_url = fresh_pg_database("onestop_bench_certificates", args.postgres) if args.postgres else f"sqlite:///{root / 'bench.sqlite3'}"
         app = make_app(database_url, root / "instance", ONESTOP_PKI_DIR=str(pki))
         migrate_and_seed(app)
         with app.app_context():

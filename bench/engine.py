@@ -20,6 +20,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+# bench/queue.py would shadow the standard library's queue module: drop this folder from the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("ONESTOP_ARGON2_PROFILE", "fast-insecure-tests-only")
 os.environ.setdefault("ONESTOP_ENV", "testing")
