@@ -11,6 +11,7 @@ job, a sweep) writes nothing twice.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -80,11 +81,19 @@ def _notify(user_id: int, application_id: int | None, kind: str, dedupe_key: str
     _notify_many([(user_id, application_id, kind, dedupe_key, data)])
 
 
+def _dedupe_key(key: str) -> str:
+    """Keys longer than the column (128) are replaced by their SHA-256: PostgreSQL would refuse the insert
+    and roll back the change the message tells of (SQLite would silently store the long key)."""
+    if len(key) <= 128:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
 def _notify_many(messages: Iterable[tuple[int, int | None, str, str, dict[str, str]]]) -> None:
     created = now()
     _insert_ignoring_duplicates([
-        {"user_id": user_id, "application_id": application_id, "kind": kind, "dedupe_key": key, "data": data,
-         "created_at": created}
+        {"user_id": user_id, "application_id": application_id, "kind": kind, "dedupe_key": _dedupe_key(key),
+         "data": data, "created_at": created}
         for user_id, application_id, kind, key, data in messages
     ])
 

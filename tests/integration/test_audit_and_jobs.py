@@ -105,6 +105,22 @@ def test_notification_job_is_idempotent(app):
     assert count() == before  # the inline run after submission wrote it already
 
 
+def test_a_long_dedupe_key_is_stored_hashed_and_still_deduplicates(app):
+    application = make_application("restaurant_opening")
+    commit()
+    from onestop.jobs.notifications import _notify
+
+    key = "certificate:" + "食品经营许可证" * 30  # longer than the 128-character column
+    count = lambda: db.session.scalar(select(func.count()).select_from(Notification))  # noqa: E731
+    before = count()
+    for _ in range(2):
+        _notify(application.applicant_id, application.id, "certificate_issued", key, {"reference": "x"})
+        commit()
+    assert count() == before + 1
+    stored = db.session.scalars(select(Notification.dedupe_key).order_by(Notification.id.desc())).first()
+    assert stored.startswith("sha256:") and len(stored) <= 128
+
+
 @pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL not set (CI sets it and fails when Redis is missing)")
 def test_jobs_go_through_rq_after_commit(database_url, tmp_path):
     from redis import Redis
