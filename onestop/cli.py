@@ -224,6 +224,10 @@ def demo(password_file: Path | None) -> None:
         create_staff(username=username, password=pw, name=label.split(" / ")[0], kind=kind)
         accounts.append((username, pw, label))
     commit()
+    from onestop.demo import create_samples
+
+    samples = create_samples(db.session.scalar(select(User).where(User.username == DEMO_PEOPLE[0][0])),
+                             db.session.scalar(select(User).where(User.username == DEMO_ENTERPRISE[0])))
     lines = [f"{u:<16} {p:<14} {label}" for u, p, label in accounts]
     path = password_file or Path(current_app.instance_path) / "demo-accounts.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,6 +237,9 @@ def demo(password_file: Path | None) -> None:
     click.echo("username         password       role")
     for line in lines:
         click.echo(line)
+    click.echo("Sample applications (reference, bundle, applicant, state):")
+    for line in samples:
+        click.echo("  " + line)
 
 
 @group.command("sweep")

@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 from PIL import Image
-from pypdf import PdfWriter
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
@@ -18,6 +17,7 @@ from onestop.applications.models import Application, Step
 from onestop.applications.operations import submit
 from onestop.applications.uploads import check_and_store
 from onestop.catalog.operations import bundle_of, current_version
+from onestop.demo import COMPANY_ANSWERS, RESTAURANT_ANSWERS, blank_pdf, plausible_answers  # noqa: F401
 from onestop.extensions import db
 from onestop.reviews.operations import Decision, decide
 from workflows.identity import credit_code_check_char, resident_id_check_digit
@@ -37,13 +37,7 @@ def credit_code() -> str:
     return first17 + credit_code_check_char(first17)
 
 
-def pdf_bytes(pages: int = 1) -> bytes:
-    writer = PdfWriter()
-    for _ in range(pages):
-        writer.add_blank_page(width=595, height=842)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+pdf_bytes = blank_pdf
 
 
 def png_bytes() -> bytes:
@@ -92,46 +86,9 @@ def make_auditor() -> User:
     return create_staff(username=f"auditor{next(_seq)}", password=PASSWORD, name="监察员", kind=UserKind.AUDITOR)
 
 
-RESTAURANT_ANSWERS: dict[str, Any] = {
-    "enterprise_name": "郑州豫味餐饮管理有限公司", "credit_code": None, "legal_rep_name": "李明",
-    "operator_name": "王芳", "operator_id": None, "operator_phone": "13800000002", "shop_name": "豫味小馆（花园路店）",
-    "shop_address": "郑州市金水区花园路18号", "floor_area": 350, "seats": 120, "food_category": "hot",
-    "food_safety_manager": "赵强", "daily_drainage": 12, "wants_outdoor_sign": False,
-}
-
-COMPANY_ANSWERS: dict[str, Any] = {
-    "company_name": "郑州新芽科技有限公司", "company_type": "llc", "registered_capital": 100,
-    "business_scope": "软件开发；信息技术咨询服务", "company_address": "郑州市金水区经三路25号", "employees": 5,
-    "legal_rep_name": "张三", "legal_rep_id": None, "legal_rep_phone": "13800000001", "seal_sets": 1,
-    "invoice_type": "electronic", "want_housing_fund": True, "want_bank_account": True, "bank_name": "icbc",
-}
-
-
 def answers_for(bundle_code: str, applicant: User, **overrides: Any) -> dict[str, Any]:
     """Plausible answers for every field of a bundle (the known samples where there are some)."""
-    from workflows.catalog.schema import FieldType
-
-    bundle = bundle_of(current_version(bundle_code))
-    samples = {"restaurant_opening": RESTAURANT_ANSWERS, "company_establishment": COMPANY_ANSWERS}.get(bundle_code, {})
-    answers: dict[str, Any] = {}
-    for spec in bundle.fields:
-        if spec.key in samples and samples[spec.key] is not None:
-            answers[spec.key] = samples[spec.key]
-            continue
-        answers[spec.key] = {
-            FieldType.SELECT: lambda s: s.choices[0].value,
-            FieldType.NUMBER: lambda s: int(s.min or 1),
-            FieldType.INTEGER: lambda s: int(s.min or 1),
-            FieldType.BOOLEAN: lambda s: s.required,  # a required checkbox is a commitment: ticked
-            FieldType.DATE: lambda s: "2025-01-06",
-            FieldType.RESIDENT_ID: lambda s: applicant.id_number,
-            FieldType.CREDIT_CODE: lambda s: applicant.enterprise.credit_code if applicant.enterprise else None,
-            FieldType.PHONE: lambda s: "13800000002",
-            FieldType.EMAIL: lambda s: "op@example.cn",
-        }.get(spec.type, lambda s: "测试内容")(spec)
-    answers.update(overrides)
-    return {k: v for k, v in answers.items()
-            if v is not None and (bundle.field(k).show_if is None or bundle.field(k).show_if.holds(answers))}
+    return plausible_answers(bundle_of(current_version(bundle_code)), applicant, **overrides)
 
 
 def upload(owner: User, key: str, content: bytes | None = None, filename: str = "file.pdf") -> int:

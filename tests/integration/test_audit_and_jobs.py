@@ -205,6 +205,25 @@ def test_cli_demo_creates_accounts_once(app, tmp_path):
     assert authenticate(username, password).user is not None
 
 
+def test_cli_demo_leaves_sample_applications_in_telling_states(app, tmp_path):
+    from onestop.applications.models import Application
+    from onestop.certificates.models import Certificate
+
+    result = app.test_cli_runner().invoke(args=["onestop", "demo", "--password-file", str(tmp_path / "a.txt")])
+    assert result.exit_code == 0, result.output
+    applications = db.session.scalars(select(Application).order_by(Application.id)).all()
+    assert [a.state for a in applications] == ["completed", "in_progress", "in_progress"]
+    assert {s.state for s in applications[2].steps} == {"received", "waiting"}  # registration in the queue first
+    assert all(a.reference in result.output for a in applications)
+    steps = {s.item_code: s.state for s in applications[1].steps}
+    assert (steps["business_licence"], steps["fire_check"], steps["food_licence"], steps["drainage_permit"]) == (
+        "approved", "supplement", "accepted", "received")
+    issued = db.session.scalar(select(func.count()).select_from(Certificate).where(
+        Certificate.application_id == applications[0].id, Certificate.state == "issued"))
+    assert issued == len([s for s in applications[0].steps if s.state == "approved"]) + 1  # + 办结通知书
+    assert verify_chain().ok
+
+
 def test_catalog_load_refuses_changed_content_without_a_new_version(app, monkeypatch):
     from onestop.catalog.operations import sync_catalog
     from workflows.catalog.schema import CatalogError, load_catalog
