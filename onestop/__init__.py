@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     from onestop.messaging import views as messaging_views
     from onestop.ratings import views as ratings_views
     from onestop.reviews import views as reviews_views
+    from onestop.window import views as window_views
 
     accounts_views.init_app(app)
     errors.init_app(app)
@@ -72,6 +73,8 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     app.register_blueprint(ratings_views.bp)
     app.register_blueprint(deliveries_views.bp)
     app.register_blueprint(messaging_views.bp)
+    app.register_blueprint(window_views.bp)
+    app.register_blueprint(window_views.public_bp)
 
     from onestop import certificates, cli
 

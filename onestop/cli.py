@@ -218,6 +218,10 @@ def demo(password_file: Path | None) -> None:
     create_staff(username="samr_head", password=pw, name="市场监管科室负责人",
                  roles=[(dept, StaffRoleName.HEAD), (dept, StaffRoleName.REVIEWER)], email="samr_head@example.gov.cn")
     accounts.append(("samr_head", pw, f"科室负责人 / department head, {dept.name_zh}"))
+    pw = password()
+    create_staff(username="window_clerk", password=pw, name="综合窗口受理员", kind=UserKind.WINDOW,
+                 email="window_clerk@example.gov.cn")
+    accounts.append(("window_clerk", pw, f"综合窗口 / window clerk, {current_app.config['ONESTOP_SERVICE_HALL']}"))
     for username, kind, label in (("auditor", UserKind.AUDITOR, "效能监察 / auditor"),
                                   ("admin", UserKind.ADMIN, "管理员 / administrator")):
         pw = password()

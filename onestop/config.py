@@ -96,6 +96,7 @@ class Settings:
     smtp: dict[str, Any] | None = None
     mail_from: str = "noreply@onestop.invalid"
     claim_idle_minutes: int = 30
+    service_hall: str = "xx市政务服务中心 综合窗口"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def flask_config(self) -> dict[str, Any]:
@@ -130,6 +131,7 @@ class Settings:
             "ONESTOP_SMTP": self.smtp,
             "ONESTOP_MAIL_FROM": self.mail_from,
             "ONESTOP_CLAIM_IDLE_MINUTES": self.claim_idle_minutes,
+            "ONESTOP_SERVICE_HALL": self.service_hall,
             **self.extra,
         }
 
@@ -220,5 +222,14 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
         smtp=smtp,
         mail_from=mail_from,
         claim_idle_minutes=_int("ONESTOP_CLAIM_IDLE_MINUTES", env.get("ONESTOP_CLAIM_IDLE_MINUTES", "30"), 1),
+        service_hall=_service_hall(env.get("ONESTOP_SERVICE_HALL", "xx市政务服务中心 综合窗口")),
     )
+
+
+def _service_hall(raw: str) -> str:
+    """The hall whose comprehensive window (综合窗口) the window clerks serve: printed on acceptance slips."""
+    hall = raw.strip()
+    if not hall or len(hall) > 100:
+        raise ConfigError(f"ONESTOP_SERVICE_HALL={raw!r}: expected the hall's name, 1 to 100 characters")
+    return hall
 

@@ -20,6 +20,7 @@ class UserKind(StrEnum):
     STAFF = "staff"  # reviewers and heads; their departments are in staff_roles
     AUDITOR = "auditor"  # 效能监察: read-only
     ADMIN = "admin"
+    WINDOW = "window"  # 综合窗口: the service hall's comprehensive window (一窗受理, 帮办代办, 出件)
 
 
 class StaffRoleName(StrEnum):
@@ -55,7 +56,7 @@ class Enterprise(db.Model):  # type: ignore[name-defined]
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("kind IN ('person', 'enterprise', 'staff', 'auditor', 'admin')", name="kind"),
+        CheckConstraint("kind IN ('person', 'enterprise', 'staff', 'auditor', 'admin', 'window')", name="kind"),
         # A natural person is identified by the resident ID number; an operator acts for an enterprise.
         CheckConstraint("kind != 'person' OR id_number IS NOT NULL", name="person_has_id_number"),
         CheckConstraint("(kind = 'enterprise') = (enterprise_id IS NOT NULL)", name="enterprise_operator"),
@@ -97,6 +98,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     @property
     def is_staff(self) -> bool:
         return self.kind == UserKind.STAFF
+
+    @property
+    def is_window_clerk(self) -> bool:
+        return self.kind == UserKind.WINDOW
 
     def department_ids(self, role: StaffRoleName | None = None) -> set[int]:
         return {r.department_id for r in self.staff_roles if role is None or r.role == role}

@@ -86,7 +86,7 @@ def create_staff(
     roles: list[tuple[Department, StaffRoleName]] = (), actor: Actor | None = None,  # type: ignore[assignment]
     email: str | None = None,
 ) -> User:
-    if kind not in (UserKind.STAFF, UserKind.AUDITOR, UserKind.ADMIN):
+    if kind not in (UserKind.STAFF, UserKind.AUDITOR, UserKind.ADMIN, UserKind.WINDOW):
         raise AccountError("not_a_staff_kind")
     _check_unique(username, None)
     user = User(username=username, password_hash=hash_password(password), kind=kind, name=name, email=email,

@@ -35,6 +35,8 @@ def init_app(app: Flask) -> None:
 def home_for(user: User) -> str:
     if user.is_staff:
         return url_for("reviews.queue")
+    if user.is_window_clerk:
+        return url_for("window.index")
     if user.is_applicant:
         return url_for("applications.mine")
     return url_for("catalog.index")

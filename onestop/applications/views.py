@@ -252,6 +252,10 @@ def material(material_id: int) -> Response:
     # The uploader, and the operators of the enterprise whose application it belongs to.
     allowed = item.owner_id == current_user.id or (
         item.application is not None and item.application.is_owned_by(current_user))
+    if not allowed and current_user.is_window_clerk:  # an upload into a draft filled at the window
+        from onestop.drafts.views import material_of_draft
+
+        allowed = material_of_draft(item)
     if not allowed and item.application is not None and current_user.is_staff:
         bundle = bundle_of(item.application.bundle_version)
         spec = next((m for m in bundle.materials if m.key == item.material_key), None)
@@ -287,6 +291,8 @@ def messages() -> str:
 def track() -> str:
     """Progress by reference number and query code, without logging in; no personal data shown."""
     form = TrackForm()
+    if request.method == "GET" and request.args.get("reference"):  # the QR code on the acceptance slip
+        form.reference.data = request.args["reference"][:32]
     application = None
     if form.validate_on_submit():
         candidate = db.session.scalar(select(Application).where(Application.reference == form.reference.data.strip()))

@@ -59,8 +59,9 @@ def open_draft(applicant: User, code: str) -> Draft | None:
     ).order_by(Draft.updated_at.desc()).limit(1)).first()
 
 
-def start_draft(applicant: User, version: BundleVersion) -> Draft:
-    """A new draft, prefilled from the profile and the latest earlier application (with consent)."""
+def start_draft(applicant: User, version: BundleVersion, actor: Actor | None = None) -> Draft:
+    """A new draft, prefilled from the profile and the latest earlier application (with consent).
+    The actor is the applicant, or the window clerk filling the form with them (一窗受理)."""
     bundle = bundle_of(version)
     values, sources = prefill(applicant, bundle)
     answers: dict[str, Any] = {}
@@ -80,7 +81,7 @@ def start_draft(applicant: User, version: BundleVersion) -> Draft:
     db.session.flush()
     record("draft:started", "draft", draft.id,
            {"bundle": bundle.code, "version": version.version, "prefilled": sorted(prefilled)},
-           actor=Actor(applicant.id, applicant.kind))
+           actor=actor or Actor(applicant.id, applicant.kind))
     return draft
 
 
@@ -150,7 +151,8 @@ def discard(draft: Draft, actor: Actor) -> None:
     record("draft:discarded", "draft", draft.id, actor=actor)
 
 
-def submit_draft(draft: Draft, applicant: User, answers: Mapping[str, Any], material_ids: Mapping[str, int]) -> Submitted:
+def submit_draft(draft: Draft, applicant: User, answers: Mapping[str, Any], material_ids: Mapping[str, int],
+                 actor: Actor | None = None) -> Submitted:
     """Submit the draft's answers (already validated in full) under the draft's idempotency key.
 
     A second click, a reload or a replayed request finds the application the first one created."""
@@ -160,12 +162,12 @@ def submit_draft(draft: Draft, applicant: User, answers: Mapping[str, Any], mate
         return Submitted(application, created=False)
     prefilled = {k for k, v in draft.prefill.items() if draft.answers.get(k) == v["value"]}
     result = submit(applicant, draft.bundle_version, answers, material_ids, draft.idempotency_key,
-                    prefilled=prefilled)
+                    prefilled=prefilled, actor=actor)
     draft.state = "submitted"
     draft.application_id = result.application.id
     draft.updated_at = now()
     record("draft:submitted", "draft", draft.id, {"application": result.application.reference},
-           actor=Actor(applicant.id, applicant.kind))
+           actor=actor or Actor(applicant.id, applicant.kind))
     return result
 
 

@@ -39,6 +39,7 @@ from onestop.drafts.operations import (
     submit_draft,
 )
 from onestop.extensions import db, limiter
+from onestop.window.operations import clerk_actor, may_fill, submitted_at_window
 from workflows.catalog.schema import Bundle, FieldType, Section
 from workflows.catalog.schema import Material as MaterialSpec
 from workflows.routing import applicable_items
@@ -92,10 +93,17 @@ def steps_of(bundle: Bundle) -> list[StepInfo]:
 
 def _own_draft(public_id: str) -> Draft:
     draft = db.session.scalar(select(Draft).where(Draft.public_id == public_id))
-    # Someone else's draft is "not found", as an application is.
-    if draft is None or not draft.is_owned_by(current_user) or draft.state == "discarded":
+    # Someone else's draft is "not found", as an application is. A window clerk fills the draft of a
+    # matter taken in at the window with the applicant (一窗受理): the same form, the same rules.
+    if draft is None or draft.state == "discarded" or not (
+            draft.is_owned_by(current_user) or (draft.state == "open" and may_fill(draft, current_user))):
         abort(404)
     return draft
+
+
+def _actor(draft: Draft) -> Actor | None:
+    """Who is filling the draft, when it is not the applicant: the window clerk."""
+    return clerk_actor(current_user) if current_user.id != draft.applicant_id else None
 
 
 def _form(bundle: Bundle, draft: Draft) -> BundleForm:
@@ -191,7 +199,7 @@ def _save_uploads(draft: Draft, bundle: Bundle, form: BundleForm) -> bool:
         if upload is None or not upload.filename:
             continue
         try:
-            material = check_and_store(upload, current_user, spec.key, list(spec.formats))
+            material = check_and_store(upload, draft.applicant, spec.key, list(spec.formats))
         except UploadError as exc:
             form[f"file_{spec.key}"].errors = [upload_error_text(exc, spec.formats)]
             ok = False
@@ -285,6 +293,7 @@ def submit(public_id: str) -> Response:
     if draft.state == "submitted":  # a second click or a replay: the first submission stands
         application = db.session.get(Application, draft.application_id)
         return redirect(url_for("applications.receipt", reference=application.reference))
+    applicant = draft.applicant
     bundle = bundle_of(draft.bundle_version)
     form = _form(bundle, draft)
     check_url = url_for("drafts.step", public_id=draft.public_id, step_key=CHECK)
@@ -298,13 +307,14 @@ def submit(public_id: str) -> Response:
     material_ids = {m.key: uploads[m.key].id for m in _visible_materials(bundle, loose_answers(bundle, draft.answers))
                     if m.key in uploads}
     try:
-        result = submit_draft(draft, current_user, answers, material_ids)
+        result = submit_draft(draft, applicant, answers, material_ids, actor=_actor(draft))
+        intake = submitted_at_window(draft, result.application, current_user) if _actor(draft) else None
         commit()
     except IntegrityError:
         # The same draft submitted twice at the same instant: the other request created it.
         db.session.rollback()
         application = db.session.scalar(select(Application).where(
-            Application.applicant_id == current_user.id, Application.idempotency_key == draft.idempotency_key))
+            Application.applicant_id == applicant.id, Application.idempotency_key == draft.idempotency_key))
         if application is None:
             raise
         return redirect(url_for("applications.receipt", reference=application.reference))
@@ -312,6 +322,8 @@ def submit(public_id: str) -> Response:
         db.session.rollback()
         flash(_("This matter cannot be submitted with these answers. Please check them."), "error")
         return redirect(check_url)
+    if intake is not None:  # at the window: on to the acceptance slip
+        return redirect(url_for("window.intake_page", intake_id=intake.id))
     return redirect(url_for("applications.receipt", reference=result.application.reference))
 
 
@@ -322,7 +334,7 @@ def discard_view(public_id: str) -> Response:
     if draft.state != "open":
         abort(404)
     code = draft.bundle_code
-    discard(draft, Actor(current_user.id, current_user.kind))
+    discard(draft, _actor(draft) or Actor(current_user.id, current_user.kind))
     commit()
     flash(_("The draft was deleted."), "info")
     return redirect(url_for("catalog.guide", code=code))
@@ -330,4 +342,9 @@ def discard_view(public_id: str) -> Response:
 
 def material_of_draft(material: Material) -> bool:
     """A draft's upload may be opened by the draft's owner (materials view)."""
-    return material.draft_id is not None and material.owner_id == current_user.id
+    if material.draft_id is None:
+        return False
+    if material.owner_id == current_user.id:
+        return True
+    draft = db.session.get(Draft, material.draft_id)
+    return draft is not None and may_fill(draft, current_user)
