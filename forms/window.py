@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms import BooleanField, PasswordField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, Length, Optional
 
 from forms.accounts import PASSWORD, PHONE
@@ -12,8 +13,8 @@ from forms.base import BaseForm, CreditCode, Required, ResidentId
 
 
 class LookUpForm(BaseForm):
-    kind = RadioField(_l("Applicant"), choices=[("person", _l("Natural person (resident ID number)")),
-                                                ("enterprise", _l("Enterprise (unified social credit code)"))],
+    kind = RadioField(_l("Applicant"), choices=[SelectChoice("person", _l("Natural person (resident ID number)")),
+                                                SelectChoice("enterprise", _l("Enterprise (unified social credit code)"))],
                       default="person", validators=[Required()])
     number = StringField(_l("ID number or credit code"), validators=[Required(), Length(max=18)])
     name = StringField(_l("Name as on the ID card or business licence"), validators=[Required(), Length(max=200)])
@@ -43,18 +44,18 @@ class IntakeForm(BaseForm):
     proxy_relation = StringField(_l("Relation to the applicant"), validators=[Optional(), Length(max=50)])
     proxy_document = FileField(_l("Signed authorisation (PDF or image)"))
     collection = RadioField(_l("How the results reach the applicant"),
-                            choices=[("online", _l("Online only (download)")),
-                                     ("window", _l("Collected at this window")),
-                                     ("mail", _l("Mailed"))], default="online", validators=[Required()])
+                            choices=[SelectChoice("online", _l("Online only (download)")),
+                                     SelectChoice("window", _l("Collected at this window")),
+                                     SelectChoice("mail", _l("Mailed to the applicant"))], default="online", validators=[Required()])
     mail_recipient = StringField(_l("Recipient"), validators=[Optional(), Length(max=50)])
     mail_phone = StringField(_l("Recipient's phone"), validators=[Optional(), PHONE])
     mail_address = StringField(_l("Mailing address"), validators=[Optional(), Length(max=200)])
 
 
 class HandoverForm(BaseForm):
-    collector_kind = RadioField(_l("Collector"), choices=[("applicant", _l("The applicant in person")),
-                                                          ("authorised", _l("An authorised person")),
-                                                          ("mail", _l("Mail the results"))],
+    collector_kind = RadioField(_l("Collector"), choices=[SelectChoice("applicant", _l("The applicant in person")),
+                                                          SelectChoice("authorised", _l("An authorised person")),
+                                                          SelectChoice("mail", _l("Mail the results"))],
                                 default="applicant", validators=[Required()])
     collector_name = StringField(_l("Collector's name"), validators=[Optional(), Length(max=50)])
     collector_id_number = StringField(_l("Collector's resident ID number"), validators=[Optional(), Length(max=18)])
