@@ -52,6 +52,19 @@ class IntakeForm(BaseForm):
     mail_address = StringField(_l("Mailing address"), validators=[Optional(), Length(max=200)])
 
 
+class CollectionForm(BaseForm):
+    """The applicant's own choice, on the matter's page."""
+
+    method = RadioField(_l("How would you like to receive the results?"),
+                        choices=[SelectChoice("online", _l("Download online only")),
+                                 SelectChoice("window", _l("Collect them at the service hall's window")),
+                                 SelectChoice("mail", _l("Have them mailed to me"))],
+                        validators=[Required()])
+    mail_recipient = StringField(_l("Recipient"), validators=[Optional(), Length(max=50)])
+    mail_phone = StringField(_l("Recipient's phone"), validators=[Optional(), PHONE])
+    mail_address = StringField(_l("Mailing address"), validators=[Optional(), Length(max=200)])
+
+
 class HandoverForm(BaseForm):
     collector_kind = RadioField(_l("Collector"), choices=[SelectChoice("applicant", _l("The applicant in person")),
                                                           SelectChoice("authorised", _l("An authorised person")),

@@ -94,6 +94,25 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_window_intakes_applicant_id'), ['applicant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_window_intakes_clerk_id'), ['clerk_id'], unique=False)
 
+    op.create_table('result_collections',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('application_id', sa.Integer(), nullable=False),
+    sa.Column('method', sa.String(length=16), nullable=False),
+    sa.Column('hall', sa.String(length=100), nullable=True),
+    sa.Column('mail_recipient', sa.String(length=50), nullable=True),
+    sa.Column('mail_phone', sa.String(length=20), nullable=True),
+    sa.Column('mail_address', sa.String(length=200), nullable=True),
+    sa.Column('chosen_at', onestop.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('chosen_by_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint("(method = 'window') = (hall IS NOT NULL)", name=op.f('ck_result_collections_window_hall')),
+    sa.CheckConstraint("method != 'mail' OR (mail_recipient IS NOT NULL AND mail_phone IS NOT NULL AND mail_address IS NOT NULL)", name=op.f('ck_result_collections_mail_address')),
+    sa.CheckConstraint("method IN ('online', 'window', 'mail')", name=op.f('ck_result_collections_method')),
+    sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_result_collections_application_id_applications')),
+    sa.ForeignKeyConstraint(['chosen_by_id'], ['users.id'], name=op.f('fk_result_collections_chosen_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_result_collections')),
+    sa.UniqueConstraint('application_id', name=op.f('uq_result_collections_application_id'))
+    )
+
     op.create_table('window_handovers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('application_id', sa.Integer(), nullable=False),
@@ -131,6 +150,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_window_handovers_application_id'))
 
     op.drop_table('window_handovers')
+    op.drop_table('result_collections')
     with op.batch_alter_table('window_intakes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_window_intakes_clerk_id'))
         batch_op.drop_index(batch_op.f('ix_window_intakes_applicant_id'))

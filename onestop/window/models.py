@@ -69,6 +69,32 @@ class WindowIntake(db.Model):  # type: ignore[name-defined]
         return bool(user.is_authenticated and user.is_window_clerk)
 
 
+class ResultCollection(db.Model):  # type: ignore[name-defined]
+    """How the results of an application reach the applicant, beyond the download every applicant has:
+    collected at the service hall's window, or mailed (综合窗口出件). Chosen at the window's intake or by
+    the applicant on the matter's page, changeable until the results leave."""
+
+    __tablename__ = "result_collections"
+    __table_args__ = (
+        CheckConstraint("method IN ('online', 'window', 'mail')", name="method"),
+        CheckConstraint("(method = 'window') = (hall IS NOT NULL)", name="window_hall"),
+        CheckConstraint("method != 'mail' OR (mail_recipient IS NOT NULL AND mail_phone IS NOT NULL "
+                        "AND mail_address IS NOT NULL)", name="mail_address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    method: Mapped[str] = mapped_column(String(16))
+    hall: Mapped[str | None] = mapped_column(String(100))
+    mail_recipient: Mapped[str | None] = mapped_column(String(50))
+    mail_phone: Mapped[str | None] = mapped_column(String(20))
+    mail_address: Mapped[str | None] = mapped_column(String(200))
+    chosen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    chosen_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    application: Mapped[Application] = relationship()
+
+
 class ActivationCode(db.Model):  # type: ignore[name-defined]
     """A one-time code printed on the slip of an account opened at the window: with the ID number it
     lets the applicant set a password. Stored hashed (argon2), like passwords; limited in time and tries."""

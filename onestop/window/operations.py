@@ -26,7 +26,7 @@ from onestop.drafts.models import Draft
 from onestop.drafts.operations import start_draft
 from onestop.extensions import db
 from onestop.jobs.notifications import notify_applicant
-from onestop.window.models import COLLECTION_METHODS, ActivationCode, Handover, WindowIntake
+from onestop.window.models import COLLECTION_METHODS, ActivationCode, Handover, ResultCollection, WindowIntake
 from workflows.identity import mask_resident_id, validate_credit_code, validate_resident_id
 
 ACTIVATION_LIFETIME = timedelta(days=30)
@@ -243,12 +243,51 @@ def submitted_at_window(draft: Draft, application: Application, clerk: User) -> 
     if intake.application_id is None:
         intake.application_id = application.id
         intake.submitted_at = now()
+        if intake.proxy_material is not None:  # the authorisation stays with the application it authorised
+            intake.proxy_material.application_id = application.id
+        choose_collection(application, intake.collection,
+                          {"recipient": intake.mail_recipient or "", "phone": intake.mail_phone or "",
+                           "address": intake.mail_address or ""}, clerk, actor=clerk_actor(clerk))
         record("window:submitted", "application", application.id,
                {"reference": application.reference, "hall": intake.hall, "clerk": clerk.id, "intake": intake.id,
                 "proxy": {"name": intake.proxy_name, "id_number": mask_resident_id(intake.proxy_id_number),
                           "relation": intake.proxy_relation} if intake.has_proxy else None},
                actor=clerk_actor(clerk))
     return intake
+
+
+def collection_of(application_id: int) -> ResultCollection | None:
+    return db.session.scalar(select(ResultCollection).where(ResultCollection.application_id == application_id))
+
+
+def choose_collection(application: Application, method: str, mail: dict[str, str] | None, by: User,
+                      actor: Actor | None = None) -> ResultCollection:
+    """The result-delivery choice: online only, collected at the service hall's window, or mailed.
+    Open until the results have left (a hand-over is final); a withdrawn or rejected matter has none."""
+    if method not in COLLECTION_METHODS:
+        raise WindowError("unknown_collection", "collection")
+    if application.state in ("withdrawn", "rejected"):
+        raise WindowError("no_results_to_deliver")
+    if handovers_of(application.id):
+        raise WindowError("already_handed_over")
+    mail = {k: (v or "").strip() for k, v in (mail or {}).items()}
+    if method == "mail" and not all((mail.get("recipient"), mail.get("phone"), mail.get("address"))):
+        raise WindowError("mail_address_required", "mail_address")
+    row = collection_of(application.id)
+    if row is None:
+        row = ResultCollection(application_id=application.id)
+        db.session.add(row)
+    row.method = method
+    row.hall = hall() if method == "window" else None
+    row.mail_recipient = mail.get("recipient") or None if method == "mail" else None
+    row.mail_phone = mail.get("phone") or None if method == "mail" else None
+    row.mail_address = mail.get("address") or None if method == "mail" else None
+    row.chosen_at = now()
+    row.chosen_by_id = by.id
+    db.session.flush()
+    record("application:collection_chosen", "application", application.id,
+           {"reference": application.reference, "method": method, "hall": row.hall}, actor=actor)
+    return row
 
 
 def intake_of_application(application_id: int) -> WindowIntake | None:
@@ -270,7 +309,11 @@ def issue_activation_code(intake: WindowIntake, clerk: User) -> str | None:
     """A new one-time code for an account opened at this intake (None when there is nothing to activate).
     Printing the slip again issues a new code and voids the earlier one: only paper in hand works."""
     applicant = intake.applicant
-    if not intake.new_account or is_activated(applicant):
+    # Any slip of an applicant whose account was opened at the window carries a code until it is activated
+    # (they may come back with a second matter before activating).
+    opened_here = intake.new_account or db.session.scalar(select(WindowIntake.id).where(
+        WindowIntake.applicant_id == applicant.id, WindowIntake.new_account.is_(True)).limit(1)) is not None
+    if not opened_here or is_activated(applicant):
         return None
     current = now()
     for earlier in db.session.scalars(select(ActivationCode).where(
@@ -330,9 +373,10 @@ def activate(code: str, id_number: str, password: str) -> User:
 # -- results at the window (综合窗口出件) ----------------------------------------------------------------------
 
 def issued_results(application: Application) -> list[Certificate]:
+    """The results that may leave the window: issued and not revoked."""
     return list(db.session.scalars(select(Certificate).where(
-        Certificate.application_id == application.id, Certificate.state == "issued")
-        .order_by(Certificate.kind, Certificate.id)))
+        Certificate.application_id == application.id, Certificate.state == "issued",
+        Certificate.revoked_at.is_(None)).order_by(Certificate.kind, Certificate.id)))
 
 
 def handovers_of(application_id: int) -> list[Handover]:
@@ -362,6 +406,7 @@ def hand_over(clerk: User, application: Application, collector: Collector) -> Ha
     if handovers_of(application.id):
         raise WindowError("already_handed_over")
     intake = intake_of_application(application.id)
+    collection = collection_of(application.id)
     applicant = application.applicant
     masked_id = None
     name = collector.name.strip()
@@ -382,11 +427,11 @@ def hand_over(clerk: User, application: Application, collector: Collector) -> Ha
             raise WindowError("collector_document", "collector_document")
         masked_id = mask_resident_id(number)
     elif collector.kind == "mail":
-        if intake is None or intake.collection != "mail":
+        if collection is None or collection.method != "mail":
             raise WindowError("not_for_mail")
         if not collector.carrier.strip() or not collector.tracking_number.strip():
             raise WindowError("tracking_required", "tracking_number")
-        name = intake.mail_recipient or ""
+        name = collection.mail_recipient or ""
     else:
         raise WindowError("unknown_collector", "collector_kind")
     handover = Handover(

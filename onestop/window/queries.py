@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from onestop.applications.models import Application
 from onestop.extensions import db
-from onestop.window.models import Handover, WindowIntake
+from onestop.window.models import Handover, ResultCollection, WindowIntake
 from onestop.window.operations import ENDED_WITH_RESULTS
 
 
@@ -17,13 +17,13 @@ def recent_intakes(limit: int = 50) -> list[WindowIntake]:
         .order_by(WindowIntake.created_at.desc(), WindowIntake.id.desc()).limit(limit)))
 
 
-def ready_for_handover(limit: int = 200) -> list[WindowIntake]:
-    """Ended applications with results whose applicant chose collection at the window or mail, not yet
-    handed over; the longest waiting first."""
+def ready_for_handover(limit: int = 200) -> list[ResultCollection]:
+    """Ended applications with results whose applicant chose collection at the window or mail (at the
+    window's intake or online), not yet handed over; the longest waiting first."""
     return list(db.session.scalars(
-        select(WindowIntake).join(Application, Application.id == WindowIntake.application_id)
-        .options(selectinload(WindowIntake.applicant), selectinload(WindowIntake.application))
-        .where(WindowIntake.collection.in_(("window", "mail")),
+        select(ResultCollection).join(Application, Application.id == ResultCollection.application_id)
+        .options(selectinload(ResultCollection.application).selectinload(Application.applicant))
+        .where(ResultCollection.method.in_(("window", "mail")),
                Application.state.in_(ENDED_WITH_RESULTS),
                ~exists().where(Handover.application_id == Application.id))
         .order_by(Application.ended_at, Application.id).limit(limit)))

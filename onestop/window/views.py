@@ -10,14 +10,33 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from forms.window import ActivationForm, HandoverForm, IntakeForm, LookUpForm, RegisterForm, SlipForm
+from forms.window import (
+    ActivationForm,
+    CollectionForm,
+    HandoverForm,
+    IntakeForm,
+    LookUpForm,
+    RegisterForm,
+    SlipForm,
+)
 from onestop.accounts.models import User
 from onestop.applications.models import Application
 from onestop.applications.uploads import UploadError, check_and_store, upload_error_text
@@ -30,7 +49,7 @@ from onestop.core.i18n import current_lang
 from onestop.core.jobs import commit
 from onestop.extensions import db, limiter
 from onestop.window import queries
-from onestop.window.models import ActivationCode, WindowIntake
+from onestop.window.models import ActivationCode, ResultCollection, WindowIntake
 from onestop.window.operations import (
     COLLECTOR_MATERIAL,
     PROXY_MATERIAL,
@@ -39,7 +58,9 @@ from onestop.window.operations import (
     Proxy,
     WindowError,
     activate,
+    choose_collection,
     clerk_actor,
+    collection_of,
     hand_over,
     handovers_of,
     issue_activation_code,
@@ -83,6 +104,8 @@ def _errors() -> dict[str, Any]:
                                         "authorised person must bring a signed authorisation."),
         "collector_incomplete": lambda: _("Give the collector's name, ID number and relation to the applicant."),
         "collector_document": lambda: _("Upload the signed authorisation of the collector."),
+        "no_results_to_deliver": lambda: _("This matter has no results to deliver."),
+        "unknown_collection": lambda: _("Choose how the results reach the applicant."),
         "not_for_mail": lambda: _("The applicant did not choose to have the results mailed."),
         "tracking_required": lambda: _("Give the carrier and the tracking number."),
         "activation_invalid": lambda: _("The activation code or the ID number is wrong."),
@@ -302,21 +325,24 @@ def results() -> str:
     return render_template("window/results.html", ready=ready, handovers=queries.recent_handovers())
 
 
-def _application_at_window(reference: str) -> tuple[Application, WindowIntake]:
+def _application_at_window(reference: str) -> tuple[Application, ResultCollection | None]:
+    """A matter the window deals with: taken in here, or whose results are to be collected here or mailed."""
     application = db.session.scalar(select(Application).where(Application.reference == reference))
-    taken = queries.intake_for(application.id) if application is not None else None
-    if application is None or taken is None:
+    if application is None:
         abort(404)
-    return application, taken
+    collection = collection_of(application.id)
+    if queries.intake_for(application.id) is None and (collection is None or collection.method == "online"):
+        abort(404)
+    return application, collection
 
 
 @bp.route("/results/<reference>", methods=["GET", "POST"])
 @limiter.limit("30 per minute", methods=["POST"])
 def handover(reference: str) -> str | Response:
-    application, taken = _application_at_window(reference)
+    application, collection = _application_at_window(reference)
     form = HandoverForm()
     if request.method == "GET":
-        form.collector_kind.data = "mail" if taken.collection == "mail" else "applicant"
+        form.collector_kind.data = "mail" if collection is not None and collection.method == "mail" else "applicant"
     if form.validate_on_submit():
         kind = form.collector_kind.data
         document = None
@@ -351,7 +377,7 @@ def handover(reference: str) -> str | Response:
     record("window:results_viewed", "application", application.id, {"reference": reference},
            actor=clerk_actor(current_user))
     commit()
-    return render_template("window/handover.html", application=application, intake=taken, form=form,
+    return render_template("window/handover.html", application=application, collection=collection, form=form,
                            bundle=bundle_of(application.bundle_version), certificates=issued_results(application),
                            handovers=handovers_of(application.id))
 
@@ -396,6 +422,52 @@ def print_all(reference: str) -> Response:
     commit()
     return send_file(out, mimetype="application/pdf", as_attachment=False,
                      download_name=f"{reference}-办理结果.pdf", max_age=0)
+
+
+# -- the applicant's result-delivery choice -----------------------------------------------------------------
+
+@public_bp.app_template_global("result_collection")
+def _result_collection(application: Application) -> dict[str, Any]:
+    """For the applicant's matter page: the current choice, the hand-overs, and the form to change it."""
+    row = collection_of(application.id)
+    form = CollectionForm(prefix="collection")
+    form.method.data = row.method if row is not None else "online"
+    if row is not None and row.method == "mail":
+        form.mail_recipient.data, form.mail_phone.data, form.mail_address.data = (
+            row.mail_recipient, row.mail_phone, row.mail_address)
+    else:
+        user = application.applicant
+        form.mail_recipient.data, form.mail_phone.data, form.mail_address.data = user.name, user.phone, user.address
+    handovers = handovers_of(application.id)
+    open_ = application.state not in ("withdrawn", "rejected") and not handovers
+    return {"row": row, "handovers": handovers, "form": form if open_ else None,
+            "intake": queries.intake_for(application.id),
+            "hall": current_app.config["ONESTOP_SERVICE_HALL"]}
+
+
+@public_bp.route("/my/applications/<reference>/collection", methods=["POST"])
+@login_required
+@limiter.limit("20 per minute")
+def choose_collection_view(reference: str) -> Response:
+    application = db.session.scalar(select(Application).where(Application.reference == reference))
+    if application is None or not application.is_owned_by(current_user):
+        abort(404)
+    form = CollectionForm(prefix="collection")
+    target = url_for("applications.detail", reference=reference) + "#collection"
+    if not form.validate_on_submit():
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
+        return redirect(target)
+    try:
+        choose_collection(application, form.method.data,
+                          {"recipient": form.mail_recipient.data or "", "phone": form.mail_phone.data or "",
+                           "address": form.mail_address.data or ""}, current_user)
+        commit()
+    except WindowError as exc:
+        db.session.rollback()
+        flash(_message(exc), "error")
+    else:
+        flash(_("Your choice of how to receive the results is saved."), "success")
+    return redirect(target)
 
 
 # -- activation (public) -----------------------------------------------------------------------------------

@@ -10,20 +10,30 @@ screenshotted and checked with axe-core.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.factories import id_number, pdf_bytes
 
 from .conftest import LiveServer
-from .test_portal import a11y, axe, nav, status  # noqa: F401  (a11y is a fixture)
+from .test_portal import axe, nav, status
 
 NEW_PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def a11y() -> Iterator[dict[str, list[str]]]:
+    """Serious or critical axe-core violations by page name; none may be left at the end."""
+    found: dict[str, list[str]] = {}
+    yield found
+    assert not found, "axe-core found serious or critical violations:\n" + json.dumps(found, ensure_ascii=False, indent=1)
 
 
 def login(page: Page, server: LiveServer, username: str, password: str) -> None:
@@ -171,7 +181,11 @@ def test_clerk_takes_a_walk_in_matter_in_and_hands_the_results_over(
     login(applicant, server, username, NEW_PASSWORD)
     applicant.goto(server("/my/applications"))
     expect(applicant.locator("main")).to_contain_text(reference)
-    shot(applicant, "window-07-applicant-matters")
+    applicant.get_by_role("link", name=re.compile(reference)).first.click()
+    collection = applicant.locator("section.collection")
+    expect(collection.get_by_label("到政务服务大厅窗口领取")).to_be_checked()  # as chosen at the window
+    axe(applicant, "applicant-detail", a11y)
+    shot(applicant, "window-07-applicant-matter")
 
     # Approved by the departments; the results wait at the window.
     approve_everything(server, reference)
@@ -206,3 +220,7 @@ def test_clerk_takes_a_walk_in_matter_in_and_hands_the_results_over(
         db.session.remove()
     page.goto(server("/window/results"))
     expect(page.locator("main")).to_contain_text("暂无待出件办件")
+    applicant.reload()
+    expect(applicant.locator("section.collection")).to_contain_text("领取")
+    expect(applicant.locator("section.collection form")).to_have_count(0)
+    shot(applicant, "window-10-applicant-handed-over")

@@ -211,6 +211,7 @@ def test_walk_in_with_proxy_submits_through_the_portal_form_and_prints_the_slip(
     assert intake.proxy_name == "李四" and intake.proxy_id_number == PROXY_ID
     assert intake.proxy_material.material_key == "window_proxy_authorisation"
     assert intake.proxy_material.owner_id == intake.applicant_id and intake.new_account
+    assert intake.proxy_material.application_id == application.id  # kept with the application it authorised
     # The application records it came in at the window, by whom, with the proxy (masked).
     submitted = events("window:submitted")
     assert len(submitted) == 1 and submitted[0].subject_id == application.id
@@ -218,7 +219,8 @@ def test_walk_in_with_proxy_submits_through_the_portal_form_and_prints_the_slip(
     assert PROXY_ID not in str(submitted[0].data)
     assert [e.actor_role for e in events("application:submitted")] == ["window"]
     # The clerk's uploads belong to the applicant's application.
-    assert {m.material_key for m in application.materials} == {"articles_of_association", "premises_proof"}
+    assert {m.material_key for m in application.materials} == {"articles_of_association", "premises_proof",
+                                                               "window_proxy_authorisation"}
     assert all(m.owner_id == application.applicant_id for m in application.materials)
 
     response = print_slip(client, intake_url)
@@ -262,6 +264,8 @@ def test_the_applicant_activates_the_account_and_sees_the_application(client, tm
     login(client, applicant.username, "a new password 1")
     page = client.get("/my/applications").get_data(as_text=True)
     assert intake.application.reference in page
+    page = client.get(f"/my/applications/{intake.application.reference}").get_data(as_text=True)
+    assert "窗口协助下提交" in page and "代办人：李四（朋友）" in page
     assert [e.tag for e in events("account:activated")] == ["account:activated"]
 
 
@@ -454,3 +458,95 @@ def test_the_demo_creates_a_window_clerk(app, tmp_path):
     clerk = db.session.scalar(select(User).where(User.username == "window_clerk"))
     assert clerk is not None and clerk.kind == "window"
     assert "window_clerk" in (tmp_path / "accounts.txt").read_text(encoding="utf-8")
+
+
+def test_an_online_applicant_chooses_collection_at_the_window_and_sees_the_hand_over(client):
+    from tests.factories import make_application
+
+    applicant = make_person(username="online1", name="周九")
+    stranger = make_person(username="stranger1")
+    make_clerk()
+    application = make_application("newborn_birth", applicant=applicant)
+    commit()
+    reference = application.reference
+    login(client, "stranger1")
+    assert client.post(f"/my/applications/{reference}/collection", data={
+        "csrf_token": hidden(client.get("/my/applications").get_data(as_text=True), "csrf_token"),
+        "collection-method": "window"}).status_code == 404
+    logout(client)
+    login(client, "online1")
+    page = client.get(f"/my/applications/{reference}").get_data(as_text=True)
+    assert "您希望如何领取办理结果" in page and "郑州市政务服务中心 综合窗口" in page
+    response = client.post(f"/my/applications/{reference}/collection", data={
+        "csrf_token": hidden(page, "csrf_token"), "collection-method": "mail", "collection-mail_recipient": "",
+        "collection-mail_phone": "", "collection-mail_address": ""})
+    assert "邮寄送达须填写收件人" in client.get(response.headers["Location"]).get_data(as_text=True)
+    client.post(f"/my/applications/{reference}/collection", data={
+        "csrf_token": hidden(page, "csrf_token"), "collection-method": "window"})
+    assert [e.data["method"] for e in events("application:collection_chosen")] == ["window"]
+    logout(client)
+    _complete(application.id)
+    assert stranger.id  # a stranger saw nothing and changed nothing
+
+    login(client, "clerk1")
+    assert reference in client.get("/window/results").get_data(as_text=True)
+    url = f"/window/results/{reference}"
+    page = client.get(url).get_data(as_text=True)
+    response = client.post(url, data={"csrf_token": hidden(page, "csrf_token"), "collector_kind": "applicant",
+                                      "collector_name": "周九", "collector_id_number": applicant.id_number},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302
+    logout(client)
+    login(client, "online1")
+    page = client.get(f"/my/applications/{reference}").get_data(as_text=True)
+    assert "在郑州市政务服务中心 综合窗口领取" in page and "您希望如何领取办理结果" not in page
+    # The choice is closed once the results have left.
+    client.post(f"/my/applications/{reference}/collection", data={
+        "csrf_token": hidden(page, "csrf_token"), "collection-method": "online"})
+    assert [e.data["method"] for e in events("application:collection_chosen")] == ["window"]
+
+
+def test_look_ups_are_rate_limited(database_url, tmp_path):
+    limited = make_app(database_url, tmp_path / "instance-limited", RATELIMIT_ENABLED=True)
+    limited.test_client_class = IsolatedClient
+    with limited.app_context():
+        make_clerk()
+        commit()
+        client = limited.test_client()
+        login(client, "clerk1")
+        page = client.get("/window/").get_data(as_text=True)
+        token = hidden(page, "csrf_token")
+        codes = [client.post("/window/", data={"csrf_token": token, "kind": "person", "number": id_number(),
+                                               "name": "张三"}).status_code for _ in range(31)]
+        assert codes[:30] == [302] * 30 and codes[30] == 429
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_an_unregistered_enterprise_is_registered_at_the_window_with_its_operator(client):
+    from tests.factories import credit_code
+
+    make_clerk()
+    commit()
+    login(client, "clerk1")
+    code = credit_code()
+    response = look_up(client, code, "郑州新开五金有限公司", kind="enterprise")
+    assert response.headers["Location"].endswith("/window/register")
+    page = client.get("/window/register").get_data(as_text=True)
+    assert code in page  # credit codes are public
+    response = client.post("/window/register", data={"csrf_token": hidden(page, "csrf_token"),
+                                                      "phone": "13800000012"})
+    assert "企业须填写法定代表人和经办人" in response.get_data(as_text=True)
+    operator_id = id_number("19800101")
+    response = client.post("/window/register", data={
+        "csrf_token": hidden(page, "csrf_token"), "phone": "13800000012", "legal_representative": "吴十",
+        "operator_name": "郑十一", "operator_id_number": operator_id})
+    assert response.headers["Location"].endswith("/window/intake")
+    db.session.expire_all()
+    operator = db.session.scalar(select(User).where(User.id_number == operator_id))
+    assert operator.kind == "enterprise" and operator.enterprise.credit_code == code
+    assert operator.enterprise.name == "郑州新开五金有限公司" and operator.name == "郑十一"
+    opened = events("window:account_opened")
+    assert len(opened) == 1 and opened[0].actor_role == "window"
+    page = client.get("/window/intake").get_data(as_text=True)
+    assert "开办餐饮店" in page and "新生儿出生" not in page
