@@ -16,6 +16,7 @@ ZH = {
     "Collect at the window": "窗口领取",
     "Collected at this window": "到本窗口领取",
     "Clerk": "经办人",
+    "Delivery": "领取方式",
     "Collected by": "领取人",
     "Collector": "领取人",
     "Collector's name": "领取人姓名",
