@@ -36,6 +36,17 @@ def _figures(label: str, times: list[float]) -> None:
     print(f"{label}: median {statistics.median(ordered) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms (n={len(ordered)})")
 
 
+def _number(i: int) -> str:
+    """A distinct valid resident ID number per citizen (the birth date moves every 1,000)."""
+    from datetime import date, timedelta
+
+    from workflows.identity import resident_id_check_digit
+
+    born = date(1960, 1, 1) + timedelta(days=i // 1000)
+    first17 = f"410105{born:%Y%m%d}{i % 1000:03d}"
+    return first17 + resident_id_check_digit(first17)
+
+
 def run(app, people: int, slips: int) -> None:
     from flask import current_app
 
@@ -56,12 +67,12 @@ def run(app, people: int, slips: int) -> None:
         submitted_at_window,
     )
     from onestop.window.slip import render_slip, slip_values
-    from tests.factories import answers_for, id_number, make_person, upload
+    from tests.factories import answers_for, make_person, upload
 
     current_app.config["ONESTOP_ARGON2_PROFILE"] = "fast-insecure-tests-only"  # seeding only
     clerk = create_staff(username="bench_clerk", password="bench password 1", name="综合窗口受理员",
                          kind=UserKind.WINDOW)
-    citizens = [(p.id_number, p.name) for p in (make_person(name="张三") for _ in range(people))]
+    citizens = [(p.id_number, p.name) for p in (make_person(name="张三", id_number=_number(i)) for i in range(people))]
     commit()
 
     found, refused = [], []
@@ -81,7 +92,8 @@ def run(app, people: int, slips: int) -> None:
 
     intakes = []
     for _ in range(slips):
-        applicant = register_walk_in(clerk, LookUp("person", id_number("19900101"), "赵六", None), phone="13800000009")
+        applicant = register_walk_in(clerk, LookUp("person", _number(people + len(intakes)), "赵六", None),
+                                     phone="13800000009")
         intake = start_intake(clerk, applicant, "company_establishment", new_account=True, consent=True,
                               prefill_consent=True, proxy=None, collection="window")
         draft = db.session.get(Draft, intake.draft_id)
