@@ -74,7 +74,7 @@ class HandoverForm(BaseForm):
     collector_id_number = StringField(_l("Collector's resident ID number"), validators=[Optional(), Length(max=18)])
     collector_relation = StringField(_l("Relation to the applicant"), validators=[Optional(), Length(max=50)])
     collector_document = FileField(_l("Signed authorisation (PDF or image)"))
-    carrier = StringField(_l("Carrier"), validators=[Optional(), Length(max=50)])
+    carrier = StringField(_l("Carrier"), default="中国邮政EMS", validators=[Optional(), Length(max=50)])  # as deliveries
     tracking_number = StringField(_l("Tracking number"), validators=[Optional(), Length(max=50)])
 
 
