@@ -264,6 +264,11 @@ class Item(_Strict):
     clock_starts: Literal["acceptance", "receipt"] = "acceptance"
     # review: a department decides; notice: a 公示 period that passes unless someone objects.
     kind: Literal["review", "notice"] = "review"
+    # Who lodges an objection (异议) during a notice: "department": the department records it on its desk
+    # as a refusal (the closure stops); "anyone": anyone (logged in or the public) lodges it on the public
+    # notice page; the notice is suspended (中止, its end moves by the paused time) until the department
+    # has checked the objection: dismissed, the notice runs on; upheld, the step is refused.
+    objections: Literal["department", "anyone"] = "department"
     modes: list[Mode] = [Mode.ORDINARY]
     post_check_limit: TimeLimit | None = None  # 告知承诺: the site check after approval
     supplement_limit: TimeLimit = TimeLimit(amount=Decimal(10), unit=Unit.WORKING_DAYS)
@@ -288,6 +293,8 @@ class Item(_Strict):
                 raise ValueError(f"{name} must be in the unit of the limit")
         if self.kind == "notice" and not any(r.when == "notice_ended" for r in self.deemed):
             raise ValueError("a notice item needs a deemed rule for when the notice ends")
+        if self.objections == "anyone" and self.kind != "notice":
+            raise ValueError("only a notice item takes objections from anyone")
         for rule in self.deemed:
             if rule.when == "not_accepted" and rule.after is None:
                 raise ValueError("a not_accepted rule needs `after`")
@@ -319,6 +326,65 @@ class EligibilityRule(_Strict):
     message: Text
 
 
+# The facts a 免申即享 benefit reads from the data the government holds on an enterprise (one data year).
+BenefitFact = Literal["insured_staff", "layoffs", "premiums_paid", "arrears", "dishonest"]
+
+
+class BenefitRule(_Strict):
+    """One eligibility test of a 免申即享 benefit on an enterprise's data: `fact` (or the rate
+    `fact` / `per`, e.g. layoffs per insured staff) compared by `op` with `value`; `small_value`, when
+    given, replaces `value` for small and micro enterprises (insured staff at most the benefit's
+    `small_enterprise_max_staff`). op "false": a yes/no fact must be no (e.g. on the dishonesty list)."""
+
+    key: Code
+    name: Text
+    fact: BenefitFact
+    per: BenefitFact | None = None
+    op: Literal["gte", "gt", "lte", "lt", "eq", "false"]
+    value: Decimal | None = None
+    small_value: Decimal | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> BenefitRule:
+        if (self.op == "false") != (self.value is None):
+            raise ValueError("op 'false' takes no value; every other op needs one")
+        if self.op == "false" and (self.per is not None or self.small_value is not None):
+            raise ValueError("op 'false' tests a yes/no fact: no `per`, no `small_value`")
+        if (self.fact == "dishonest" or self.per == "dishonest") and self.op != "false":
+            raise ValueError("the dishonesty fact is yes/no: use op 'false'")
+        return self
+
+
+class BenefitAmount(_Strict):
+    """The amount: `base` × `rate` (`small_rate` for small and micro enterprises), rounded half up to
+    `round_to`, at most `cap`. `base_label` names the base in the formula shown with every amount."""
+
+    base: BenefitFact
+    base_label: Text
+    rate: Decimal = Field(gt=0, le=1)
+    small_rate: Decimal | None = Field(default=None, gt=0, le=1)
+    round_to: Decimal = Decimal("0.01")
+    cap: Decimal | None = Field(default=None, gt=0)
+
+
+class Benefit(_Strict):
+    """免申即享: the government finds the eligible enterprises in its own data and offers the benefit;
+    the enterprise only confirms (一键申领). The rules decide eligibility and the amount."""
+
+    name: Text
+    data: Text  # which data the facts are, e.g. last year's unemployment-insurance records
+    small_enterprise_max_staff: int = Field(ge=1)
+    eligibility: list[BenefitRule] = Field(min_length=1)
+    amount: BenefitAmount
+    rule_set: int = Field(ge=1)  # numbers these rules: an offer records the version and rule set it came from
+    legal_basis: list[str] = Field(min_length=1)
+
+
+# The answers an offer's application carries (filled by the system from the offer, never typed).
+BENEFIT_ANSWER_FIELDS = ("enterprise_name", "credit_code", "data_year", "insured_staff", "layoffs",
+                         "premiums_paid", "refund_rate", "refund_amount", "refund_formula")
+
+
 class Guide(_Strict):
     summary: Text
     eligibility: Text
@@ -342,6 +408,10 @@ class Bundle(_Strict):
     outputs: list[Output] = []
     baseline: Baseline
     eligibility: list[EligibilityRule] = []
+    # form: the applicant fills the one form; offer: 免申即享, the system offers it from data (`benefit`)
+    # and the application is created when the enterprise confirms; nobody applies through a form.
+    intake: Literal["form", "offer"] = "form"
+    benefit: Benefit | None = None
 
     # -- lookups -------------------------------------------------------------------------------------
     @property
@@ -409,6 +479,14 @@ class Bundle(_Strict):
         for oi, o in enumerate(self.outputs):
             if o.item not in items:
                 problems.append(f"outputs.{oi}.item: unknown item {o.item!r}")
+        if (self.intake == "offer") != (self.benefit is not None):
+            problems.append("benefit: an offered matter (intake: offer) needs benefit rules, and only it")
+        if self.benefit is not None:
+            if self.audience != "enterprise":
+                problems.append("benefit: 免申即享 benefits here are for enterprises")
+            missing = [k for k in BENEFIT_ANSWER_FIELDS if k not in fields]
+            if missing:
+                problems.append(f"benefit: the form must hold the offer's fields: missing {', '.join(missing)}")
         cycle = _find_cycle({i.code: i.requires for i in self.items})
         if cycle:
             problems.append("items: the 前置 items form a cycle: " + " -> ".join(cycle))
