@@ -49,6 +49,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     from onestop.accounts import views as accounts_views
     from onestop.admin import views as admin_views
     from onestop.applications import views as applications_views
+    from onestop.benefits import views as benefits_views
     from onestop.catalog import views as catalog_views
     from onestop.core import errors, templating
     from onestop.deliveries import views as deliveries_views
@@ -75,6 +76,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     app.register_blueprint(messaging_views.bp)
     app.register_blueprint(window_views.bp)
     app.register_blueprint(window_views.public_bp)
+    app.register_blueprint(benefits_views.bp)
 
     from onestop import certificates, cli
 

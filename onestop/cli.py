@@ -276,4 +276,7 @@ def audit_verify() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from onestop.benefits.cli import benefits_group
+
+    group.add_command(benefits_group)  # flask onestop benefits import|match
     app.cli.add_command(group)

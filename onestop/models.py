@@ -14,6 +14,7 @@ from onestop.applications.models import (
     SupplementRequest,
 )
 from onestop.audit.models import AuditChainHead, AuditEvent
+from onestop.benefits.models import BenefitOffer, EnterpriseDataImport, EnterpriseRecord, NoticeObjection
 from onestop.catalog.models import BundleVersion
 from onestop.certificates.models import Certificate, CertificateSerial
 from onestop.clocks.models import CalendarDay, CalendarYear
@@ -27,9 +28,9 @@ from onestop.reviews.models import QualitySample, QualitySampleEntry
 from onestop.window.models import ActivationCode, Handover, ResultCollection, WindowIntake
 
 __all__ = [
-    "ActivationCode", "Answer", "Application", "AuditChainHead", "AuditEvent", "BundleVersion", "CalendarDay", "CalendarYear",
+    "ActivationCode", "Answer", "Application", "AuditChainHead", "AuditEvent", "BenefitOffer", "BundleVersion", "CalendarDay", "CalendarYear",
     "Certificate", "CertificateSerial", "CreditImport", "CreditRecord", "Delivery", "Department", "Draft",
-    "Enterprise", "InstantSwitch", "Material", "Notification", "OutboundMessage", "ProfileEntry",
+    "Enterprise", "EnterpriseDataImport", "EnterpriseRecord", "InstantSwitch", "Material", "NoticeObjection", "Notification", "OutboundMessage", "ProfileEntry",
     "QualitySample", "QualitySampleEntry", "Rating", "StaffRole", "Step", "StepAlert", "StepExtension",
     "StepPause", "StepTransition", "SupplementRequest", "User", "Handover", "ResultCollection", "WindowIntake",
 ]

@@ -11,11 +11,13 @@ from collections.abc import Iterable
 from workflows.states import TERMINAL_STEP_STATES, ApplicationState, StepState
 
 
-def outcome(step_states: Iterable[StepState]) -> ApplicationState | None:
+def outcome(step_states: Iterable[StepState], *, all_or_nothing: bool = False) -> ApplicationState | None:
     """The final state the application reaches, or None while any step is still open.
 
     completed: all approved; rejected: none approved; partially completed: anything in between.
-    An application with no steps has nothing to end and stays open (None).
+    An application with no steps has nothing to end and stays open (None). `all_or_nothing` (a bundle
+    whose items are stages of one decision, e.g. a benefit's review, notice and payment): anything short
+    of all approved is rejected, since no stage yields a result of its own.
     """
     states = list(step_states)
     if not states or any(s not in TERMINAL_STEP_STATES for s in states):
@@ -23,6 +25,6 @@ def outcome(step_states: Iterable[StepState]) -> ApplicationState | None:
     approved = sum(1 for s in states if s is StepState.APPROVED)
     if approved == len(states):
         return ApplicationState.COMPLETED
-    if approved == 0:
+    if approved == 0 or all_or_nothing:
         return ApplicationState.REJECTED
     return ApplicationState.PARTIALLY_COMPLETED

@@ -50,6 +50,10 @@ def message_text(notification: Notification) -> str:
         "rating_replied": lambda: _("The department head answered your rating of %(ref)s.", ref=reference),
         "bad_rating": lambda: _("A bad rating on %(ref)s is to be answered within 5 working days.", ref=reference),
         "rating_appealed": lambda: _("A staff member appealed a rating on %(ref)s.", ref=reference),
+        "benefit_offered": lambda: _("A benefit is offered to your enterprise without applying (免申即享): ¥%(amount)s. Confirm it under My benefits.", amount=data.get("amount", "")),
+        "notice_objection": lambda: _("An objection was lodged against the public notice of %(ref)s; the notice is paused while it is checked.", ref=reference),
+        "notice_resumed": lambda: _("The objection to %(ref)s was found unfounded; the public notice runs on.", ref=reference),
+        "objection_lodged": lambda: _("An objection to the public notice of %(ref)s is waiting for your check.", ref=reference),
         "rating_overdue": lambda: _("The answer to a bad rating on %(ref)s is overdue.", ref=reference),
     }
     text = texts.get(kind)

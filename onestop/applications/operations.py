@@ -18,7 +18,7 @@ from onestop.applications import engine
 from onestop.applications.models import Answer, Application, Material, Step
 from onestop.audit.operations import Actor, record
 from onestop.catalog.models import BundleVersion
-from onestop.catalog.operations import bundle_of, department_ids
+from onestop.catalog.operations import bundle_of, bundle_of_application, department_ids
 from onestop.core.clock import local_now, now, to_local
 from onestop.core.jobs import after_commit
 from onestop.core.refs import application_reference, query_code
@@ -59,6 +59,7 @@ def submit(
     *,
     prefilled: set[str] | None = None,
     actor: Actor | None = None,
+    via_offer: bool = False,
 ) -> Submitted:
     """Store the one form and the one set of materials, pin the bundle version, fan out to the items.
 
@@ -75,6 +76,10 @@ def submit(
     bundle = bundle_of(version)
     if not applicant.is_applicant:
         raise SubmissionError("not_an_applicant")
+    if (bundle.intake == "offer") != via_offer:
+        # 免申即享: only a confirmed offer (onestop.benefits) creates such an application; its answers are
+        # the figures the government computed, never typed.
+        raise SubmissionError("offer_only" if via_offer is False else "not_an_offer")
     if (bundle.audience == "enterprise") != (applicant.enterprise_id is not None):
         raise SubmissionError("wrong_audience", bundle.audience)
     refusals = bundle.refusals(answers, local_now().date())
@@ -200,7 +205,8 @@ def _start(step: Step, item: Item, actor: Actor) -> None:
 
 def fan_in(application: Application, actor: Actor) -> ApplicationState | None:
     """End the application when every step has ended; the caller holds the application lock."""
-    result = outcome(s.step_state for s in application.steps)
+    result = outcome((s.step_state for s in application.steps),
+                     all_or_nothing=bundle_of_application(application).all_or_nothing)
     if result is None or application.state != ApplicationState.IN_PROGRESS:
         return None
     application.ended_at = now()

@@ -54,6 +54,10 @@ def apply(code: str) -> str | Response | tuple[str, int]:
     if version is None:
         abort(404)
     bundle = bundle_of(version)
+    if bundle.intake == "offer":
+        # 免申即享: nobody fills a form; eligible enterprises receive an offer (onestop.benefits).
+        flash(_("No application needed: eligible enterprises receive this benefit as an offer to confirm."), "info")
+        return redirect(url_for("benefits.offers") if current_user.enterprise_id else url_for("catalog.guide", code=code))
     if (bundle.audience == "enterprise") != (current_user.enterprise_id is not None):
         return render_template("applications/wrong_audience.html", bundle=bundle), 403
     draft = open_draft(current_user, code)

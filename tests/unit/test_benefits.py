@@ -166,3 +166,15 @@ def test_broken_benefit_rules_are_refused(tmp_path, mutate, expected):
         load_catalog(_copy_with(tmp_path, mutate), DEPARTMENTS_FILE)
     assert any(expected in line for line in exc.value.problems), exc.value.problems
 
+
+
+def test_all_or_nothing_bundles_are_rejected_when_any_stage_is_not_approved(bundle):
+    from workflows.outcome import outcome
+    from workflows.states import ApplicationState, StepState
+
+    approved, rejected, terminated = StepState.APPROVED, StepState.REJECTED, StepState.TERMINATED
+    assert bundle.all_or_nothing
+    assert outcome([approved, rejected, terminated], all_or_nothing=True) is ApplicationState.REJECTED
+    assert outcome([approved, rejected, terminated]) is ApplicationState.PARTIALLY_COMPLETED
+    assert outcome([approved] * 3, all_or_nothing=True) is ApplicationState.COMPLETED
+    assert outcome([approved, StepState.SUSPENDED, StepState.WAITING], all_or_nothing=True) is None

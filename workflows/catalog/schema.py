@@ -412,6 +412,9 @@ class Bundle(_Strict):
     # and the application is created when the enterprise confirms; nobody applies through a form.
     intake: Literal["form", "offer"] = "form"
     benefit: Benefit | None = None
+    # The items are stages of one decision (review, notice, payment): the matter is completed only when
+    # all are approved, and rejected otherwise (never "partially completed": no stage has a result alone).
+    all_or_nothing: bool = False
 
     # -- lookups -------------------------------------------------------------------------------------
     @property
