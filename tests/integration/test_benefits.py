@@ -131,7 +131,7 @@ def test_the_admin_page_imports_and_shows_line_errors(client):
     import io
     bad = client.post("/benefits/admin", data={"csrf_token": token, "file": (io.BytesIO(csv_of(
         ("91410100MA0000000A", "乙", 2025, 1, 0, "1", "0"))), "bad.csv")}, content_type="multipart/form-data")
-    assert "第 2 行" in bad.get_data(as_text=True) or "Line 2" in bad.get_data(as_text=True)
+    assert "第2行：91410100MA0000000A 不是有效的统一社会信用代码。" in bad.get_data(as_text=True)
     ok = client.post("/benefits/admin", data={"csrf_token": token, "file": (io.BytesIO(csv_of(
         (credit_code(), "甲", 2025, 10, 0, "100", "0"))), "ok.csv")}, content_type="multipart/form-data")
     assert ok.status_code == 302
@@ -291,8 +291,7 @@ def test_an_objection_from_the_public_pauses_the_notice_and_a_dismissal_moves_it
     assert notice.state == "suspended" and notice.due_at is None
     objection = db.session.scalar(select(NoticeObjection))
     assert objection.lodged_by_id is None and objection.state == "open"
-    assert "暂停" in client.get("/benefits/notice").get_data(as_text=True) or \
-        "Paused" in client.get("/benefits/notice?lang=en").get_data(as_text=True)
+    assert "中止：异议核查中" in client.get("/benefits/notice").get_data(as_text=True)
     told = db.session.scalars(select(Notification.kind).where(Notification.application_id == application.id)).all()
     assert "notice_objection" in told and "objection_lodged" in told
     commit()
