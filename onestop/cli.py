@@ -134,7 +134,7 @@ DEMO_PEOPLE = [
 DEMO_ENTERPRISE = ("hnfood", "91410100MA44F7XH8K", "郑州豫味餐饮管理有限公司", "李明", "郑州市金水区花园路18号",
                    "王芳", "410105198805120027", "13800000002")
 DEMO_STAFF_DEPARTMENTS = ["samr", "psb", "tax", "hrss", "hpf", "bank", "fire", "urban", "water", "health", "medins",
-                          "cdc"]
+                          "cdc", "finance"]  # finance: pays 免申即享 benefits (稳岗返还)
 # What other registers would share about the demo applicants (一人一档 / 一企一档), with its source.
 DEMO_PERSON_FACTS = [("person.hukou_address", "郑州市金水区经三路25号", "population_register"),
                      ("person.spouse_name", "李娜", "marriage_register"),

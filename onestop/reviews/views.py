@@ -252,7 +252,9 @@ def _render_step(step: Step, form: DecisionForm, extension_form: ExtensionReques
     commit()
     actions = {a.value for a in allowed_step_actions(step.step_state)} - {"start", "terminate", "supplement_received"}
     if item.kind == "notice":
-        actions &= {"reject"}  # a 公示 passes by itself; the department records an objection
+        # A 公示 passes by itself; the department records an objection, unless objections come from anyone
+        # (then they are lodged and checked on their own pages, onestop.benefits).
+        actions &= {"reject"} if item.objections == "department" else set()
     lang = current_lang()
     if Mode.RONGQUE in item.modes:
         form.outstanding.choices = [SelectChoice(m.key, m.name.get(lang)) for m in material_specs.values()

@@ -35,7 +35,7 @@ from onestop.instant.operations import import_credit_list
 from onestop.jobs.sweep import run_sweep
 from onestop.reviews.operations import Decision, decide
 from tests.factories import credit_code, make_operator, make_person, make_reviewer, step_of
-from tests.integration.test_web import csrf, hidden, login
+from tests.integration.test_web import claim_step, csrf, hidden, login
 from workflows.states import StepAction
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -423,3 +423,12 @@ def test_nobody_applies_for_an_offered_benefit_through_a_form(world, client):
     assert exc.value.code == "offer_only"
     guide = client.get("/guide/job_retention_refund").get_data(as_text=True)
     assert "/apply/job_retention_refund" not in guide
+
+
+def test_the_desk_offers_no_refusal_of_a_notice_open_to_anyone(world, client):
+    application = in_notice(world, client)
+    notice = step_of(application, "retention_notice")
+    with at(9, 30, 10):
+        login(client, "hrss_checker")
+        page = claim_step(client, notice.id)
+    assert "稳岗返还公示" in page and 'value="reject"' not in page
