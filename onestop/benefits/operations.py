@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from onestop.accounts.models import Enterprise, StaffRole, User
 from onestop.applications import engine
@@ -200,8 +201,13 @@ def match(version: BundleVersion, actor: Actor, year: int | None = None) -> Matc
                     "dishonest": facts.dishonest, "small": result.small},
             results=[r.as_dict() for r in result.results], state="offered", offered_at=now(),
         )
-        db.session.add(offer)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                db.session.add(offer)
+                db.session.flush()
+        except IntegrityError:  # a concurrent run offered it a moment ago
+            report.already += 1
+            continue
         record("benefits:offered", "benefit_offer", offer.id,
                {"bundle": bundle.code, "rule_set": label, "year": facts.year, "credit_code": facts.credit_code,
                 "amount": result.amount, "formula": result.formula_zh, "inputs": offer.inputs,

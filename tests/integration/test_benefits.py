@@ -432,3 +432,77 @@ def test_the_desk_offers_no_refusal_of_a_notice_open_to_anyone(world, client):
         login(client, "hrss_checker")
         page = claim_step(client, notice.id)
     assert "稳岗返还公示" in page and 'value="reject"' not in page
+
+
+# -- races (PostgreSQL: SQLite serialises writers by itself) --------------------------------------------------
+
+@pytest.fixture
+def pg_app(templates, database_url, backend, tmp_path):
+    from tests.conftest import make_app
+
+    if backend != "postgresql":
+        pytest.skip("the race needs concurrent writers: PostgreSQL (CI runs it)")
+    app = make_app(database_url, tmp_path / "instance")
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _race(app, work, n: int = 4) -> list[BaseException]:
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(n)
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                work()
+                commit()
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted on
+                errors.append(exc)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_concurrent_matches_offer_each_enterprise_once(pg_app):
+    operator = make_operator("op_race")
+    codes = [operator.enterprise.credit_code] + [credit_code() for _ in range(59)]
+    import_enterprise_data(csv_of(*[(c, f"企业{i}", 2025, 100, 1, "1000", "0") for i, c in enumerate(codes)]),
+                           "race.csv", Actor.system())
+    commit()
+    errors = _race(pg_app, lambda: match(version(), Actor.system()))
+    assert errors == []
+    assert db.session.scalar(select(func.count()).select_from(BenefitOffer)) == 60
+    assert db.session.scalar(select(func.count()).where(AuditEvent.tag == "benefits:offered")) == 60
+    assert db.session.scalar(select(func.count()).where(Notification.kind == "benefit_offered")) == 1
+
+
+def test_concurrent_confirmations_make_one_application(pg_app):
+    operator = make_operator("op_click")
+    import_enterprise_data(csv_of((operator.enterprise.credit_code, "甲", 2025, 100, 1, "1000", "0")), "c.csv",
+                           Actor.system())
+    match(version(), Actor.system())
+    commit()
+    offer_id = db.session.scalar(select(BenefitOffer.id))
+    user_id = operator.id
+
+    def click() -> None:
+        from onestop.accounts.models import User
+
+        confirm(offer_id, db.session.get(User, user_id))
+
+    errors = _race(pg_app, click)
+    assert errors == []
+    assert db.session.scalar(select(func.count()).select_from(Application)) == 1
+    assert db.session.scalar(select(func.count()).where(AuditEvent.tag == "benefits:offer_confirmed")) == 1

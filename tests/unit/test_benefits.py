@@ -178,3 +178,61 @@ def test_all_or_nothing_bundles_are_rejected_when_any_stage_is_not_approved(bund
     assert outcome([approved, rejected, terminated]) is ApplicationState.PARTIALLY_COMPLETED
     assert outcome([approved] * 3, all_or_nothing=True) is ApplicationState.COMPLETED
     assert outcome([approved, StepState.SUSPENDED, StepState.WAITING], all_or_nothing=True) is None
+
+
+# -- the 公示 on the clock: pure waiting time in working days, paused by an objection ----------------------
+
+def _calendar():
+    from tests.unit.test_clock import build_calendar
+
+    return build_calendar()
+
+
+def test_the_notice_runs_five_working_days_over_national_day(bundle):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from workflows.clock import Limit, compute_due
+
+    sh = ZoneInfo("Asia/Shanghai")
+    notice = bundle.item("retention_notice")
+    start = datetime(2026, 9, 29, 10, tzinfo=sh)
+    due = compute_due(start, Limit(notice.limit.amount, notice.limit.unit), _calendar(),
+                      start_day_counts=notice.start_day_counts)
+    # 30 Sep (1), 1-7 Oct holiday, 8 Oct (2), 9 Oct (3), Sat 10 Oct make-up day (4), Mon 12 Oct (5).
+    assert due.due == datetime(2026, 10, 12, 17, tzinfo=sh)
+
+
+def test_an_objection_pause_moves_the_end_by_the_working_time_it_took(bundle):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from workflows.clock import Limit, Pause, compute_due, counted_time
+
+    sh = ZoneInfo("Asia/Shanghai")
+    notice = bundle.item("retention_notice")
+    start = datetime(2026, 9, 29, 10, tzinfo=sh)
+    pause = Pause(datetime(2026, 10, 8, 10, tzinfo=sh), datetime(2026, 10, 13, 10, tzinfo=sh), "suspension", "异议核查")
+    limit = Limit(notice.limit.amount, notice.limit.unit)
+    due = compute_due(start, limit, _calendar(), pauses=[pause])
+    assert due.due == datetime(2026, 10, 16, 17, tzinfo=sh)  # 12 Oct 17:00 + 4 working days paused
+    assert counted_time(start, due.due, limit.unit, _calendar(), pauses=[pause]) == 5
+    # A pause over a weekend and a holiday only costs the working time inside it.
+    weekend = Pause(datetime(2026, 10, 2, 10, tzinfo=sh), datetime(2026, 10, 7, 16, tzinfo=sh), "suspension", "x")
+    assert compute_due(start, limit, _calendar(), pauses=[weekend]).due == datetime(2026, 10, 12, 17, tzinfo=sh)
+
+
+def test_the_forecast_counts_review_notice_and_payment_in_order(bundle):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from workflows.expected import forecast
+
+    sh = ZoneInfo("Asia/Shanghai")
+    result = forecast(bundle, {}, datetime(2026, 9, 21, 10, tzinfo=sh), _calendar())
+    review, notice, payment = (result.item(c) for c in ("retention_review", "retention_notice", "retention_payment"))
+    assert review.ends == datetime(2026, 9, 24, 17, tzinfo=sh)  # 22, 23, 24 Sep
+    # 25-27 Sep Mid-Autumn, 1-7 Oct National Day: 28, 29, 30 Sep, 8, 9 Oct.
+    assert notice.starts == review.ends and notice.ends == datetime(2026, 10, 9, 17, tzinfo=sh)
+    # Saturday 10 Oct is a make-up working day: 10, 12, 13, 14, 15 Oct.
+    assert payment.starts == notice.ends and payment.ends == datetime(2026, 10, 15, 17, tzinfo=sh)
