@@ -378,6 +378,9 @@ def resolve_objection(objection_id: int, upheld: bool, reason: str, reviewer: Us
     others = list(db.session.scalars(select(NoticeObjection).where(
         NoticeObjection.step_id == step.id, NoticeObjection.state == "open", NoticeObjection.id != objection.id)))
     bundle = bundle_of_application(application)
+    if step.step_state is not StepState.SUSPENDED:
+        # The notice ended meanwhile (e.g. the enterprise withdrew): the outcome is recorded, nothing moves.
+        return objection
     if upheld:
         for other in others:
             other.state, other.resolved_at, other.resolved_by_id = "closed", current, reviewer.id

@@ -506,3 +506,24 @@ def test_concurrent_confirmations_make_one_application(pg_app):
     assert errors == []
     assert db.session.scalar(select(func.count()).select_from(Application)) == 1
     assert db.session.scalar(select(func.count()).where(AuditEvent.tag == "benefits:offer_confirmed")) == 1
+
+
+def test_an_objection_checked_after_a_withdrawal_is_recorded_and_moves_nothing(world, client):
+    from onestop.applications.operations import withdraw
+
+    application = in_notice(world, client)
+    with at(10, 9, 10):
+        objection = lodge_objection(application.id, "该企业存在虚报参保人数的情况。", "王五", "13900000001", None, None)
+        commit()
+    with at(10, 9, 11):
+        operator = world["operators"]["big"]
+        withdraw(lock_application(application.id), "不再申领", Actor(operator.id, operator.kind))
+        commit()
+    hrss = make_reviewer("hrss")
+    with at(10, 9, 15):
+        resolve_objection(objection.id, False, "申请已撤回，不再核查。", hrss)
+        commit()
+    db.session.refresh(objection)
+    assert objection.state == "dismissed"
+    application = lock_application(application.id)
+    assert application.state == "withdrawn" and step_of(application, "retention_notice").state == "terminated"
