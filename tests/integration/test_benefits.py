@@ -212,6 +212,9 @@ def test_confirm_then_review_notice_over_national_day_and_payment(world, client)
         assert again.status_code == 302
     application = db.session.scalar(select(Application).where(Application.reference == reference))
     assert db.session.scalar(select(func.count()).select_from(Application)) == 1
+    with at(9, 21, 14, 5):
+        detail = client.get(f"/my/applications/{reference}").get_data(as_text=True)
+    assert "¥6,172.84" in detail and "上年度实际缴纳失业保险费 ¥12,345.67 × 50%" in detail
     db.session.refresh(offer)
     assert offer.state == "confirmed" and offer.application_id == application.id
     answers = application.answer_map
