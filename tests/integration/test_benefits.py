@@ -376,6 +376,10 @@ def test_an_enterprise_sees_and_answers_only_its_own_offer(world, client):
     login(client, "op_small")
     page = client.get("/benefits/offers").get_data(as_text=True)
     assert "¥8,000.00" in page and "¥6,172.84" not in page
+    english = client.get("/benefits/offers?lang=en").get_data(as_text=True)
+    assert "Unemployment-insurance premiums actually paid last year ¥8,000.00 × 100%" in english
+    assert "Confirm and receive ¥8,000.00" in english
+    client.get("/?lang=zh")
     token = hidden(page, "csrf_token")
     assert client.post(f"/benefits/offers/{big.id}/confirm", data={"csrf_token": token}).status_code == 404
     assert client.post(f"/benefits/offers/{big.id}/decline", data={"csrf_token": token}).status_code == 404
