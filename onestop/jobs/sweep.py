@@ -220,6 +220,8 @@ def _alert(step: Step, item: Item, report: SweepReport) -> None:
         return
     if step.clock_start is None or step.step_state not in (StepState.ACCEPTED, StepState.RECEIVED):
         return
+    if item.kind == "notice":
+        return  # a 公示 is waiting time, not a department's work: it ends by itself (above), never "due soon"
     limit = engine.limit_of(step)
     calendar = work_calendar()
     kwargs = {"pauses": engine.pauses_of(step), "extensions": engine.extensions_of(step),

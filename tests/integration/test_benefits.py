@@ -534,3 +534,13 @@ def test_an_objection_checked_after_a_withdrawal_is_recorded_and_moves_nothing(w
     assert objection.state == "dismissed"
     application = lock_application(application.id)
     assert application.state == "withdrawn" and step_of(application, "retention_notice").state == "terminated"
+
+
+def test_a_running_notice_raises_no_due_soon_or_overdue_alert(world, client):
+    from onestop.applications.models import StepAlert
+
+    application = in_notice(world, client)
+    notice = step_of(application, "retention_notice")
+    with at(10, 12, 10):  # the last working day of the notice
+        run_sweep()
+    assert db.session.scalar(select(func.count()).where(StepAlert.step_id == notice.id)) == 0
