@@ -23,7 +23,7 @@ from forms.benefits import (
 )
 from onestop.applications.models import Application, Step
 from onestop.applications.operations import SubmissionError
-from onestop.audit.operations import Actor
+from onestop.audit.operations import Actor, record
 from onestop.benefits.models import BenefitOffer, EnterpriseDataImport, EnterpriseRecord, NoticeObjection
 from onestop.benefits.operations import (
     EnterpriseDataError,
@@ -203,6 +203,11 @@ def objections() -> str:
         Application.id.in_([o.application_id for o in items]))).all()) if items else {}
     offers = {o.application_id: o for o in db.session.scalars(select(BenefitOffer).where(
         BenefitOffer.application_id.in_([o.application_id for o in items])))} if items else {}
+    if items:
+        # The objectors' names and contacts are personal data seen by staff: the view is recorded.
+        record("personal_data:viewed", "notice_objection", None,
+               {"objections": [o.id for o in items], "fields": ["name", "contact"]})
+        commit()
     return render_template("benefits/objections.html", objections=items, references=references, offers=offers,
                            form=ResolveObjectionForm(formdata=None))
 

@@ -308,6 +308,9 @@ def test_an_objection_from_the_public_pauses_the_notice_and_a_dismissal_moves_it
         login(client, "hrss_checker")
         page = client.get("/benefits/objections").get_data(as_text=True)
         assert "该企业去年实际裁员" in page and "李四" in page
+        viewed = db.session.scalar(select(AuditEvent).where(AuditEvent.tag == "personal_data:viewed",
+                                                            AuditEvent.subject_type == "notice_objection"))
+        assert viewed.data == {"objections": [objection.id], "fields": ["name", "contact"]}
         done = client.post(f"/benefits/objections/{objection.id}", data={
             "csrf_token": hidden(page, "csrf_token"), "outcome": "dismissed", "reason": "经核查，裁员数据与参保记录一致。"})
         assert done.status_code == 302
