@@ -182,6 +182,8 @@ def start_intake(
     if version is None:
         raise WindowError("unknown_bundle", "bundle")
     bundle = bundle_of(version)
+    if bundle.intake == "offer":  # 免申即享: offered from data and confirmed by the enterprise, never typed in
+        raise WindowError("unknown_bundle", "bundle")
     if (bundle.audience == "enterprise") != (applicant.enterprise_id is not None):
         raise WindowError("wrong_audience", "bundle")
     if collection not in COLLECTION_METHODS:

@@ -224,7 +224,8 @@ def intake() -> str | Response:
     bundles = [bundle_of(v) for v in current_versions()]
     form = IntakeForm()
     form.bundle.choices = [SelectChoice("", _("Choose a matter"))] + [
-        SelectChoice(b.code, b.name.get(lang)) for b in bundles if b.audience == audience]
+        SelectChoice(b.code, b.name.get(lang)) for b in bundles
+        if b.audience == audience and b.intake == "form"]  # 免申即享 benefits are offered, never applied for
     form.proxy_id_number.validators[-1].today = local_now().date()
     if request.method == "GET":
         form.mail_recipient.data = applicant.name

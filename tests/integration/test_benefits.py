@@ -547,3 +547,13 @@ def test_a_running_notice_raises_no_due_soon_or_overdue_alert(world, client):
     with at(10, 12, 10):  # the last working day of the notice
         run_sweep()
     assert db.session.scalar(select(func.count()).where(StepAlert.step_id == notice.id)) == 0
+
+
+def test_the_window_takes_no_intake_of_an_offered_benefit(world):
+    from onestop.window.operations import WindowError, start_intake
+    from tests.integration.test_window import make_clerk
+
+    with pytest.raises(WindowError) as exc:
+        start_intake(make_clerk("clerk_benefit"), world["operators"]["big"], "job_retention_refund", new_account=False,
+                     consent=True, prefill_consent=False, proxy=None, collection="online")
+    assert exc.value.code == "unknown_bundle"
