@@ -276,4 +276,7 @@ def audit_verify() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from onestop.supervision.cli import group as supervision_group
+
+    group.add_command(supervision_group)
     app.cli.add_command(group)

@@ -127,7 +127,8 @@ def applications() -> Any:
     total = queries.drill_count(period, scope, show)
     return render_template("supervision/applications.html", rows=rows, total=total, page=page,
                            pages=max((total + queries.DRILL_PAGE - 1) // queries.DRILL_PAGE, 1), show=show,
-                           order=order, period=period, scope=scope, args=_args(period, scope, show=show, order=order))
+                           order=order, period=period, scope=scope, args=_args(period, scope, show=show, order=order),
+                           back=_args(period, scope))
 
 
 @bp.route("/applications/<reference>")
@@ -329,7 +330,22 @@ def audit_trail() -> str:
     if not report.ok:
         broken = db.session.execute(select(AuditEvent).where(AuditEvent.seq == report.broken_at_seq)).scalar()
     return render_template("supervision/audit.html", report=report, rows=rows, broken=broken,
+                           problem=_chain_problem(report),
                            next_before=rows[-1].seq if len(rows) == AUDIT_PAGE else None)
+
+
+def _chain_problem(report: Any) -> str | None:
+    """verify_chain's finding in the auditor's language."""
+    if report.ok:
+        return None
+    problem = report.problem or ""
+    if "missing" in problem:
+        return _("the event is missing (deleted)")
+    if "link" in problem:
+        return _("its link to the previous event does not match")
+    if "content" in problem:
+        return _("its content was changed after it was recorded")
+    return _("the chain ends before the last event written")
 
 
 # -- quality samples (抽查), read-only across departments ---------------------------------------------------

@@ -47,6 +47,12 @@ class Desk:
 
 @pytest.fixture
 def known(app):
+    apps = seed_known()
+    db.session.expire_all()
+    return apps
+
+
+def seed_known():
     """Four restaurant applications (items: licence, then food, fire and drainage in parallel).
 
     A  Mon 2 – Fri 6: all on time; drainage took 4 working days → held up by water. 5.0 days, 0 paused.
@@ -105,7 +111,6 @@ def known(app):
         apps["D"] = make_application("restaurant_opening")
         commit()
         desk(apps["D"], "business_licence", A.ACCEPT)
-    db.session.expire_all()
     return apps
 
 
@@ -216,8 +221,30 @@ def test_bad_period_input_is_explained_and_nothing_breaks(client, known):
     auditor = make_auditor()
     commit()
     login(client, auditor.username)
-    page = client.get("/supervision/?period=custom&from=2026-12-01&to=2026-11-01", headers={"Accept-Language": "en"})
-    assert page.status_code == 200 and "A custom period needs a start and an end date" in page.get_data(as_text=True)
+    page = client.get("/supervision/?period=custom&from=2026-12-01&to=2026-11-01")
+    assert page.status_code == 200 and "自定义期间需要开始和结束日期" in page.get_data(as_text=True)
+    assert "日期格式为2026-11-30" in client.get("/supervision/?period=month&at=junk").get_data(as_text=True)
     assert client.get("/supervision/applications?show=bogus").status_code == 302
     assert client.get("/supervision/export/bogus.xlsx").status_code == 404
     assert client.get("/supervision/applications/NO-SUCH-REF").status_code == 404
+
+
+def test_backfill_writes_the_same_roll_ups_as_the_fan_in(app, known):
+    from sqlalchemy import delete
+
+    from onestop.supervision.models import StepTiming
+
+    def snapshot():
+        return sorted((t.application_id, t.elapsed_days, t.paused_days, t.on_time, t.held_by_id, tuple(t.critical_path))
+                      for t in db.session.scalars(select(ApplicationTiming))), \
+            sorted((s.step_id, s.counted_days, s.paused_days, s.on_time) for s in db.session.scalars(select(StepTiming)))
+
+    before = snapshot()
+    db.session.execute(delete(StepTiming))
+    db.session.execute(delete(ApplicationTiming))
+    commit()
+    with time_machine.travel(NOW, tick=False):
+        result = app.test_cli_runner().invoke(args=["onestop", "supervision", "backfill"])
+    assert "3 applications rolled up" in result.output
+    db.session.expire_all()
+    assert snapshot() == before
