@@ -61,6 +61,7 @@ def load(url: str, size: int) -> None:
             FROM (SELECT g, timestamptz '2026-01-01 01:00+00' + random() * interval '330 days' AS s
                   FROM generate_series(1, {size}) g) x""")
         conn.execute("SELECT setval(pg_get_serial_sequence('applications', 'id'), (SELECT max(id) FROM applications))")
+        conn.commit()
         print(f"applications loaded: {size:,} in {time.perf_counter() - t0:.1f} s", flush=True)
         t0 = time.perf_counter()
         conn.execute(f"""
@@ -78,6 +79,7 @@ def load(url: str, size: int) -> None:
                    CASE WHEN i.n = 1 AND a.ended_at IS NOT NULL AND a.id % 10 = 0 AND a.id % 7 = 0 THEN 'confirmed' END,
                    1
             FROM applications a CROSS JOIN (VALUES {ITEMS}) AS i(item, dept, n) JOIN departments d ON d.code = i.dept""")
+        conn.commit()
         print(f"steps loaded: {size * 4:,} in {time.perf_counter() - t0:.1f} s", flush=True)
         t0 = time.perf_counter()
         conn.execute("""
@@ -91,6 +93,7 @@ def load(url: str, size: int) -> None:
                                       subject_id, data, prev_hash, hash)
             SELECT {offset} + id, submitted_at, 'application:submitted', applicant_id, 'person', NULL, NULL, 'application', id,
                    '{{}}', repeat('0', 64), md5(id::text) || md5(reference) FROM applications""")
+        conn.commit()
         print(f"log lines and audit events loaded: {size * 5:,} in {time.perf_counter() - t0:.1f} s", flush=True)
         t0 = time.perf_counter()
         # The roll-ups the fan-in writes: working days spent (paused apart), on time, the critical path.
@@ -123,7 +126,7 @@ def load(url: str, size: int) -> None:
                    CASE WHEN lvl <= 2 THEN a.ended_at + interval '8 days' END, false,
                    CASE WHEN lvl <= 2 AND a.id % 3 > 0 THEN '已整改' END,
                    CASE WHEN lvl <= 2 AND a.id % 3 > 0 THEN a.ended_at + interval '5 days' END
-            FROM (SELECT a.*, 1 + (a.id * 7919) % 5 AS lvl FROM applications a
+            FROM (SELECT a.*, 1 + (a.id::bigint * 7919) % 5 AS lvl FROM applications a
                   WHERE a.ended_at IS NOT NULL AND a.id % 5 = 0) a
             JOIN departments d ON d.code = 'samr'""")
         conn.execute("UPDATE audit_chain_head SET last_seq = (SELECT max(seq) FROM audit_events)")
@@ -215,27 +218,22 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=7)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="measure again on a database kept with --keep")
     parser.add_argument("--export-child", nargs=2, metavar=("URL", "ROWS"))
     args = parser.parse_args()
     if args.export_child:
         export_child(args.export_child[0], int(args.export_child[1]))
         return
-    url = fresh_pg_database(DB_NAME, args.postgres)
+    if args.reuse:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(fresh_url_of(args.postgres)).set(database=DB_NAME).render_as_string(hide_password=False)
+    else:
+        url = fresh_pg_database(DB_NAME, args.postgres)
     try:
         app = make_app(url, Path("/tmp/onestop-bench-dashboard-instance"))
-        migrate_and_seed(app)
-        with app.app_context():
-            from onestop.accounts.models import UserKind
-            from onestop.accounts.operations import create_staff
-            from onestop.core.jobs import commit
-            from onestop.extensions import db
-
-            create_staff(username="bench_auditor", password="correct horse battery", name="监察员",
-                         kind=UserKind.AUDITOR)
-            commit()
-            db.session.remove()
-            db.engine.dispose()
-        load(url.replace("postgresql+psycopg://", "postgresql://"), args.size)
+        if not args.reuse:
+            _fill(app, url, args.size)
         with app.app_context():
             measure_dashboard(app, args.requests)
             from onestop.extensions import db
@@ -248,6 +246,26 @@ def main() -> None:
         if not args.keep:
             _drop(args.postgres, DB_NAME)
             print(f"dropped database {DB_NAME}")
+
+
+def fresh_url_of(server: str) -> str:
+    return "postgresql+psycopg://" + server.split("://", 1)[1] if server.startswith("postgresql://") else server
+
+
+def _fill(app, url: str, size: int) -> None:
+    migrate_and_seed(app)
+    with app.app_context():
+        from onestop.accounts.models import UserKind
+        from onestop.accounts.operations import create_staff
+        from onestop.core.jobs import commit
+        from onestop.extensions import db
+
+        create_staff(username="bench_auditor", password="correct horse battery", name="监察员",
+                     kind=UserKind.AUDITOR)
+        commit()
+        db.session.remove()
+        db.engine.dispose()
+    load(url.replace("postgresql+psycopg://", "postgresql://"), size)
 
 
 def _drop(server: str, name: str) -> None:

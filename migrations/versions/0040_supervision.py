@@ -91,9 +91,12 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_supervision_exports')),
     )
     op.create_index(op.f('ix_supervision_exports_requested_by_id'), 'supervision_exports', ['requested_by_id'])
+    op.create_index('ix_steps_commitment_decided', 'steps', ['decided_at'],
+                    postgresql_where=sa.text('on_commitment'), sqlite_where=sa.text('on_commitment'))
 
 
 def downgrade():
+    op.drop_index('ix_steps_commitment_decided', table_name='steps')
     op.drop_index(op.f('ix_supervision_exports_requested_by_id'), table_name='supervision_exports')
     op.drop_table('supervision_exports')
     op.drop_index('ix_step_timings_period', table_name='step_timings')

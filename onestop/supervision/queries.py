@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, select
+from sqlalchemy import Float, and_, case, cast, func, select, text
 from sqlalchemy.orm import aliased
 
 from onestop.accounts.models import Department
@@ -186,10 +186,8 @@ def stats_by(value: Any, clauses: Sequence[Any], group: Any = None) -> dict[Any,
     v = cast(value, Float)
     keys = [group] if group is not None else []
     if db.engine.dialect.name == "postgresql":
-        rows = db.session.execute(
-            select(*keys, func.count(), func.avg(v), func.percentile_cont(0.5).within_group(v),
-                   func.percentile_cont(0.9).within_group(v))
-            .where(*clauses).group_by(*keys))
+        rows = [(*row[:-1], *(row[-1] or (None, None))) for row in db.session.execute(
+            select(*keys, func.count(), func.avg(v), _percentiles(v)).where(*clauses).group_by(*keys))]
     else:
         rows = _stats_sqlite(v, keys, clauses)
     out = {}
@@ -199,6 +197,13 @@ def stats_by(value: Any, clauses: Sequence[Any], group: Any = None) -> dict[Any,
         if n:
             out[key] = Stats(int(n), _f(mean), _f(p50), _f(p90))
     return out
+
+
+def _percentiles(v: Any) -> Any:
+    # percentile_cont(ARRAY[0.5, 0.9]): one sort of the group gives both.
+    from sqlalchemy.dialects.postgresql import ARRAY, array
+
+    return func.percentile_cont(array([0.5, 0.9])).within_group(v).cast(ARRAY(Float))
 
 
 def _stats_sqlite(v: Any, keys: list[Any], clauses: Sequence[Any]) -> Any:
@@ -291,25 +296,53 @@ def _departments() -> dict[int, Department]:
     return {d.id: d for d in db.session.scalars(select(Department))}
 
 
-def _group_rows(period: Period, scope: Scope, group: Any, labels: dict[Any, tuple[str, str]]) -> list[GroupRow]:
+def _group_columns() -> list[Any]:
+    return [func.count(), func.count().filter(ST.on_time.is_(True)), func.count().filter(ST.on_time.is_not(None)),
+            func.avg(cast(ST.paused_days, Float)), func.count().filter(ST.extended.is_(True)),
+            func.count().filter(ST.supplemented.is_(True)), func.count().filter(ST.rongque.is_(True)),
+            func.count().filter(ST.commitment.is_(True))]
+
+
+def _group_row(key: Any, labels: dict[Any, tuple[str, str]], counts: Sequence[Any], stats: Stats) -> GroupRow:
+    n, on_time, known, paused, extended, supplemented, rongque, commitment = counts
+    code, label = labels.get(key, (str(key), str(key)))
+    return GroupRow(code, label, int(n), int(on_time), int(known), stats, _f(paused), int(extended),
+                    int(supplemented), int(rongque), int(commitment))
+
+
+def _step_groups(period: Period, scope: Scope,
+                 dept_labels: dict[Any, tuple[str, str]]) -> tuple[list[GroupRow], list[GroupRow]]:
+    """The step figures per department and per item. On PostgreSQL one statement over the roll-up
+    (GROUPING SETS, one sort per group for both percentiles); elsewhere one statement per grouping."""
     clauses = _step_clauses(period, scope)
-    counts = db.session.execute(
-        select(group, func.count(), func.count().filter(ST.on_time.is_(True)),
-               func.count().filter(ST.on_time.is_not(None)), func.avg(cast(ST.paused_days, Float)),
-               func.count().filter(ST.extended.is_(True)), func.count().filter(ST.supplemented.is_(True)),
-               func.count().filter(ST.rongque.is_(True)), func.count().filter(ST.commitment.is_(True)))
-        .where(*clauses).group_by(group)).all()
-    stats = stats_by(ST.counted_days, clauses, group)
-    rows = []
-    for key, n, on_time, known, paused, extended, supplemented, rongque, commitment in counts:
-        code, label = labels.get(key, (str(key), str(key)))
-        rows.append(GroupRow(code, label, n, on_time, known, stats.get(key, Stats(0, None, None, None)), _f(paused), extended, supplemented,
-                             rongque, commitment))
-    return sorted(rows, key=lambda r: r.key)
+    departments: list[GroupRow] = []
+    items: list[GroupRow] = []
+    if db.engine.dialect.name == "postgresql":
+        v = cast(ST.counted_days, Float)
+        rows = db.session.execute(
+            select(ST.department_id, ST.item_code, func.grouping(ST.department_id), *_group_columns(),
+                   func.avg(v), _percentiles(v))
+            .where(*clauses).group_by(func.grouping_sets(ST.department_id, ST.item_code)))
+        for dept, item, by_item, *rest in rows:
+            counts, (mean, pcts) = rest[:8], rest[8:]
+            p50, p90 = pcts or (None, None)
+            stats = Stats(int(counts[0]), _f(mean), _f(p50), _f(p90))
+            if by_item:
+                items.append(_group_row(item, {}, counts, stats))
+            else:
+                departments.append(_group_row(dept, dept_labels, counts, stats))
+    else:
+        for group, labels, out in ((ST.department_id, dept_labels, departments), (ST.item_code, {}, items)):
+            stats = stats_by(ST.counted_days, clauses, group)
+            for key, *counts in db.session.execute(
+                    select(group, *_group_columns()).where(*clauses).group_by(group)):
+                out.append(_group_row(key, labels, counts, stats.get(key, Stats(0, None, None, None))))
+    return sorted(departments, key=lambda r: r.key), sorted(items, key=lambda r: r.key)
 
 
 def _overdue_clauses(scope: Scope) -> list[Any]:
-    clauses: list[Any] = [Step.decided_at.is_(None), Step.due_at.is_not(None), Step.due_at < now()]
+    # Running steps (a paused step has no due date); the literal matches the desk's partial index.
+    clauses: list[Any] = [text("steps.state IN ('received', 'accepted')"), Step.due_at < now()]
     if scope.department is not None:
         clauses.append(Step.department_id == scope.department.id)
     if scope.item:
@@ -361,7 +394,7 @@ def or_appeal_counts() -> Any:
 
 
 def _post_checks(period: Period, scope: Scope) -> dict[str, int]:
-    clauses: list[Any] = [Step.on_commitment.is_(True), Step.decided_at >= period.start_utc,
+    clauses: list[Any] = [Step.on_commitment, Step.decided_at >= period.start_utc,
                           Step.decided_at < period.end_utc]
     if scope.department is not None:
         clauses.append(Step.department_id == scope.department.id)
@@ -392,17 +425,20 @@ def _submitted(period: Period, scope: Scope) -> int:
     return int(db.session.scalar(query.where(*clauses)) or 0)
 
 
-def _monthly(period: Period, scope: Scope) -> list[dict[str, Any]]:
-    months = period.months()
-    if len(months) < 2:
-        return []
-    clauses = _app_clauses(period, scope)
+def _month_columns(period: Period) -> list[Any]:
+    """Ended and on-time counts per calendar month, as FILTER columns of the summary statement."""
     cols = []
-    for first, last in months:
+    for first, last in period.months():
         p = Period("custom", first, last)
         in_month = and_(AT.ended_at >= p.start_utc, AT.ended_at < p.end_utc)
         cols += [func.count().filter(in_month), func.count().filter(in_month, AT.on_time.is_(True))]
-    values = db.session.execute(select(*cols).where(*clauses)).one()
+    return cols
+
+
+def _monthly(period: Period, values: Sequence[Any]) -> list[dict[str, Any]]:
+    months = period.months()
+    if len(months) < 2:
+        return []
     return [{"month": f"{first:%Y-%m}", "start": first, "end": last, "ended": int(values[2 * i]),
              "on_time": int(values[2 * i + 1]), "rate": _rate(int(values[2 * i + 1]), int(values[2 * i]))}
             for i, (first, last) in enumerate(months)]
@@ -430,13 +466,21 @@ def catalog_figures(scope: Scope) -> list[dict[str, Any]]:
 
 
 def dashboard(period: Period, scope: Scope) -> Dashboard:
+    if db.engine.dialect.name == "postgresql":
+        # A year's percentiles sort about a million values per group: in memory, not on disk.
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
     clauses = _app_clauses(period, scope)
-    (ended, on_time, paused_mean, paused_total, supplemented, extensions, rongque, commitment) = db.session.execute(
+    # One pass over the period's roll-ups: the totals, the outcome counts and the monthly series.
+    row = db.session.execute(
         select(func.count(), func.count().filter(AT.on_time.is_(True)), func.avg(cast(AT.paused_days, Float)),
                func.sum(cast(AT.paused_days, Float)), func.count().filter(AT.supplemented.is_(True)),
                func.coalesce(func.sum(AT.extensions), 0), func.coalesce(func.sum(AT.rongque), 0),
-               func.coalesce(func.sum(AT.commitment), 0)).where(*clauses)).one()
-    by_state = dict(db.session.execute(select(AT.state, func.count()).where(*clauses).group_by(AT.state)).all())
+               func.coalesce(func.sum(AT.commitment), 0),
+               *[func.count().filter(AT.state == state) for state in STATES], *_month_columns(period))
+        .where(*clauses)).one()
+    (ended, on_time, paused_mean, paused_total, supplemented, extensions, rongque, commitment) = row[:8]
+    by_state = {state: n for state, n in zip(STATES, row[8:8 + len(STATES)], strict=True) if n}
+    month_values = row[8 + len(STATES):]
     elapsed = stats_by(AT.elapsed_days, clauses).get(None, Stats(0, None, None, None))
     departments = _departments()
     held = db.session.execute(select(AT.held_by_id, func.count()).where(*clauses, AT.held_by_id.is_not(None))
@@ -444,16 +488,16 @@ def dashboard(period: Period, scope: Scope) -> Dashboard:
     dept_labels = {d.id: (d.code, d.name_zh) for d in departments.values()}
     overdue_count, overdue = overdue_steps(scope)
     levels, bad, in_time = _ratings(period, scope)
+    by_department, by_item = _step_groups(period, scope, dept_labels)
     return Dashboard(
         period=period, scope=scope, submitted=_submitted(period, scope), ended=int(ended),
         by_state={k: int(v) for k, v in by_state.items()}, on_time=int(on_time), elapsed=elapsed,
         paused_mean=_f(paused_mean), paused_total=_f(paused_total), supplemented=int(supplemented),
         extensions=int(extensions), rongque=int(rongque), commitment=int(commitment),
         held_by=[(departments[i].code, departments[i].name_zh, int(n)) for i, n in held],
-        departments=_group_rows(period, scope, ST.department_id, dept_labels),
-        items=_group_rows(period, scope, ST.item_code, {}),
+        departments=by_department, items=by_item,
         overdue_count=overdue_count, overdue=overdue, post_checks=_post_checks(period, scope),
-        ratings=levels, bad_ratings=bad, bad_answered_in_time=in_time, monthly=_monthly(period, scope),
+        ratings=levels, bad_ratings=bad, bad_answered_in_time=in_time, monthly=_monthly(period, month_values),
         catalog=catalog_figures(scope),
     )
 

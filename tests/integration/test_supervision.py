@@ -74,8 +74,10 @@ def seed_known():
             desk(apps["A"], item, A.ACCEPT)
     with at(3, 17):
         desk(apps["A"], "fire_check", A.APPROVE)
-    with at(4, 17):
-        desk(apps["A"], "food_licence", A.APPROVE)
+    with at(4, 17):  # on the applicant's commitment (告知承诺): a post-approval check is scheduled
+        step = step_of(apps["A"], "food_licence")
+        decide(step.id, None, Decision(A.APPROVE, on_commitment=True), desk.reviewers[step.department_id])
+        commit()
     with at(6, 17):
         desk(apps["A"], "drainage_permit", A.APPROVE)
 
@@ -106,6 +108,22 @@ def seed_known():
     with at(18, 17):
         for item in ("food_licence", "fire_check", "drainage_permit"):
             desk(apps["C"], item, A.ACCEPT, A.APPROVE)
+
+    # Ratings: A rates water 5 and samr 1 (bad, answered the next working day); B rates samr 2 (bad,
+    # not answered).
+    from onestop.ratings.operations import rate, reply
+
+    departments = {s.department.code: s.department_id for s in apps["A"].steps}
+    with at(9, 10):
+        rate(apps["A"], departments["water"], 5, None, apps["A"].applicant)
+        bad = rate(apps["A"], departments["samr"], 1, "太慢", apps["A"].applicant)
+        commit()
+    with at(10, 10):
+        reply(bad, make_reviewer("samr", head=True), "已整改并致歉")
+        commit()
+    with at(13, 10):
+        rate(apps["B"], departments["samr"], 2, "等待太久", apps["B"].applicant)
+        commit()
 
     with at(23, 9):
         apps["D"] = make_application("restaurant_opening")
@@ -144,6 +162,14 @@ def test_every_dashboard_figure_matches_the_hand_computed_value(known):
     assert fire.counted.p50 == pytest.approx(1.0) and fire.counted.p90 == pytest.approx(1.4)
     assert view.overdue_count == 1 and view.overdue[0]["reference"] == known["D"].reference
     assert view.overdue[0]["department"] == "samr"
+    assert view.post_checks == {"pending": 1, "confirmed": 0, "revoked": 0} and view.commitment == 1
+    assert (view.rongque, view.supplemented, view.extensions) == (0, 0, 0)
+    assert view.ratings == {5: 1, 4: 0, 3: 0, 2: 1, 1: 1}
+    assert (view.bad_ratings, view.bad_answered_in_time, view.bad_answered_rate) == (2, 1, 50.0)
+    with time_machine.travel(NOW, tick=False):
+        year = queries.dashboard(queries.make_period("year", datetime(2026, 5, 1).date()), queries.Scope())
+    assert [(m["month"], m["ended"], m["on_time"]) for m in year.monthly if m["ended"]] == [("2026-11", 3, 2)]
+    assert len(year.monthly) == 12 and year.elapsed.p90 == view.elapsed.p90
 
 
 def test_the_roll_up_of_each_application(known):
