@@ -274,3 +274,37 @@ def test_backfill_writes_the_same_roll_ups_as_the_fan_in(app, known):
     assert "3 applications rolled up" in result.output
     db.session.expire_all()
     assert snapshot() == before
+
+
+def test_a_large_export_runs_as_a_job_with_progress_and_a_download(client, known, monkeypatch):
+    from onestop.supervision import views
+    from onestop.supervision.models import ExportJob
+
+    monkeypatch.setattr(views, "INLINE_EXPORT_MAX", 1)  # three rows are "large" here
+    auditor = make_auditor()
+    commit()
+    login(client, auditor.username)
+    args = "period=month&at=2026-11-01&show=ended"
+    page = client.get(f"/supervision/export/applications.xlsx?{args}").get_data(as_text=True)
+    assert "本表共3行" in page
+    from tests.integration.test_web import hidden
+
+    form = {"csrf_token": hidden(page, "csrf_token"), "name": "applications", "fmt": "xlsx",
+            "arg_period": "month", "arg_at": "2026-11-01", "arg_show": "ended"}
+    started = client.post("/supervision/exports", data=form)
+    assert started.status_code == 302
+    status = client.get(started.headers["Location"]).get_data(as_text=True)
+    job = db.session.scalars(select(ExportJob)).one()
+    assert job.state == "done" and (job.total_rows, job.done_rows) == (3, 3)
+    assert 'id="export-progress" max="3" value="3"' in status and 'id="export-download"' in status
+    download = client.get(f"/supervision/exports/{job.id}/file")
+    rows = list(openpyxl.load_workbook(io.BytesIO(download.data)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "reference" and {r[0] for r in rows[1:]} == {known[k].reference for k in "ABC"}
+    # Another auditor cannot see or fetch it.
+    other = make_auditor()
+    commit()
+    client.post("/logout", data={"csrf_token": hidden(status, "csrf_token")})
+    login(client, other.username)
+    assert client.get(f"/supervision/exports/{job.id}/file").status_code == 404
+    tags = db.session.scalars(select(AuditEvent.tag).where(AuditEvent.actor_id == auditor.id)).all()
+    assert "supervision:export_started" in tags and "supervision:exported" in tags
