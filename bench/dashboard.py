@@ -129,15 +129,39 @@ def load(url: str, size: int) -> None:
             FROM (SELECT a.*, 1 + (a.id::bigint * 7919) % 5 AS lvl FROM applications a
                   WHERE a.ended_at IS NOT NULL AND a.id % 5 = 0) a
             JOIN departments d ON d.code = 'samr'""")
+        fill_histogram(conn)
         conn.execute("UPDATE audit_chain_head SET last_seq = (SELECT max(seq) FROM audit_events)")
         conn.commit()
         print(f"roll-ups and ratings loaded in {time.perf_counter() - t0:.1f} s", flush=True)
     t0 = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         for table in ("applications", "steps", "step_transitions", "audit_events", "application_timings",
-                      "step_timings", "ratings"):
+                      "step_timings", "timing_histogram", "ratings"):
             conn.execute(f"VACUUM ANALYZE {table}")
     print(f"vacuum analyze: {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def fill_histogram(conn) -> None:
+    """The maintained histogram (timing_histogram) as the fan-ins would have left it."""
+    conn.execute("""
+        INSERT INTO timing_histogram (day, kind, bundle_code, department_id, item_code, bucket, n, on_time,
+                                      on_time_known, elapsed_sum, paused_sum, paused_n, extended, supplemented,
+                                      rongque, commitment)
+        SELECT (decided_at AT TIME ZONE 'Asia/Shanghai')::date, 'step', bundle_code, department_id, item_code,
+               round(counted_days, 2), count(*), count(*) FILTER (WHERE on_time),
+               count(*) FILTER (WHERE on_time IS NOT NULL), sum(counted_days), sum(paused_days),
+               count(*) FILTER (WHERE paused_days > 0), count(*) FILTER (WHERE extended),
+               count(*) FILTER (WHERE supplemented), count(*) FILTER (WHERE rongque), count(*) FILTER (WHERE commitment)
+        FROM step_timings GROUP BY 1, 3, 4, 5, 6""")
+    conn.execute("""
+        INSERT INTO timing_histogram (day, kind, bundle_code, department_id, item_code, bucket, n, on_time,
+                                      on_time_known, elapsed_sum, paused_sum, paused_n, extended, supplemented,
+                                      rongque, commitment)
+        SELECT (ended_at AT TIME ZONE 'Asia/Shanghai')::date, 'app', bundle_code, 0, '', round(elapsed_days, 2),
+               count(*), count(*) FILTER (WHERE on_time), count(*), sum(elapsed_days), sum(paused_days),
+               count(*) FILTER (WHERE paused_days > 0), sum(extensions), count(*) FILTER (WHERE supplemented),
+               sum(rongque), sum(commitment)
+        FROM application_timings GROUP BY 1, 3, 6""")
 
 
 def _login(app) -> object:

@@ -24,12 +24,12 @@ from onestop.messaging.models import OutboundMessage
 from onestop.profiles.models import ProfileEntry
 from onestop.ratings.models import Rating
 from onestop.reviews.models import QualitySample, QualitySampleEntry
-from onestop.supervision.models import ApplicationTiming, ExportJob, StepTiming
+from onestop.supervision.models import ApplicationTiming, ExportJob, StepTiming, TimingHistogram
 from onestop.window.models import ActivationCode, Handover, ResultCollection, WindowIntake
 
 __all__ = [
     "ActivationCode", "Answer", "Application", "AuditChainHead", "AuditEvent", "BundleVersion", "CalendarDay", "CalendarYear",
-    "ApplicationTiming", "ExportJob", "StepTiming",
+    "ApplicationTiming", "ExportJob", "StepTiming", "TimingHistogram",
     "Certificate", "CertificateSerial", "CreditImport", "CreditRecord", "Delivery", "Department", "Draft",
     "Enterprise", "InstantSwitch", "Material", "Notification", "OutboundMessage", "ProfileEntry",
     "QualitySample", "QualitySampleEntry", "Rating", "StaffRole", "Step", "StepAlert", "StepExtension",

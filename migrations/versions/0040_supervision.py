@@ -14,6 +14,8 @@ down_revision = '0050'  # chained after main's 0050 (window) so the branch has o
 branch_labels = None
 depends_on = None
 
+RUNNING = "state IN ('received', 'accepted')"
+
 
 def upgrade():
     op.create_table(
@@ -91,11 +93,37 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_supervision_exports')),
     )
     op.create_index(op.f('ix_supervision_exports_requested_by_id'), 'supervision_exports', ['requested_by_id'])
-    op.create_index('ix_steps_commitment_decided', 'steps', ['decided_at'],
+    op.create_index('ix_steps_commitment_decided', 'steps', ['decided_at', 'post_check_outcome'],
                     postgresql_where=sa.text('on_commitment'), sqlite_where=sa.text('on_commitment'))
+    op.create_index('ix_steps_running_due', 'steps', ['due_at'],
+                    postgresql_where=sa.text(RUNNING), sqlite_where=sa.text(RUNNING))
+    op.create_table(
+        'timing_histogram',
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('kind', sa.String(length=4), nullable=False),
+        sa.Column('bundle_code', sa.String(length=64), nullable=False),
+        sa.Column('department_id', sa.Integer(), nullable=False),
+        sa.Column('item_code', sa.String(length=64), nullable=False),
+        sa.Column('bucket', sa.Numeric(precision=8, scale=2), nullable=False),
+        sa.Column('n', sa.Integer(), nullable=False),
+        sa.Column('on_time', sa.Integer(), nullable=False),
+        sa.Column('on_time_known', sa.Integer(), nullable=False),
+        sa.Column('elapsed_sum', sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column('paused_sum', sa.Numeric(precision=14, scale=4), nullable=False),
+        sa.Column('paused_n', sa.Integer(), nullable=False),
+        sa.Column('extended', sa.Integer(), nullable=False),
+        sa.Column('supplemented', sa.Integer(), nullable=False),
+        sa.Column('rongque', sa.Integer(), nullable=False),
+        sa.Column('commitment', sa.Integer(), nullable=False),
+        sa.CheckConstraint("kind IN ('app', 'step')", name=op.f('ck_timing_histogram_kind')),
+        sa.PrimaryKeyConstraint('day', 'kind', 'bundle_code', 'department_id', 'item_code', 'bucket',
+                                name=op.f('pk_timing_histogram')),
+    )
 
 
 def downgrade():
+    op.drop_table('timing_histogram')
+    op.drop_index('ix_steps_running_due', table_name='steps')
     op.drop_index('ix_steps_commitment_decided', table_name='steps')
     op.drop_index(op.f('ix_supervision_exports_requested_by_id'), table_name='supervision_exports')
     op.drop_table('supervision_exports')

@@ -4,11 +4,11 @@ never a walk over the steps' logs. Working days are counted with the holiday cal
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onestop.applications.models import Step
@@ -92,7 +92,38 @@ class ExportJob(db.Model):  # type: ignore[name-defined]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-# The post-approval checks of a period (告知承诺): a small partial index on the steps, so the dashboard
-# reads only the steps approved on commitment (declared here, with the figure that needs it).
-Index("ix_steps_commitment_decided", Step.__table__.c.decided_at,
+class TimingHistogram(db.Model):  # type: ignore[name-defined]
+    """A maintained roll-up of the two tables above, per local day: how many applications (kind 'app',
+    department 0, item '') and steps (kind 'step') ended with each elapsed time, in buckets of 0.01
+    working day (about four minutes of office time), with their other counts. A year's percentiles read
+    a few hundred thousand of these instead of sorting millions of rows; they are percentile_cont of the
+    times rounded to 0.01 working day (means are exact: the sums are kept unrounded)."""
+
+    __tablename__ = "timing_histogram"
+    __table_args__ = (CheckConstraint("kind IN ('app', 'step')", name="kind"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(4), primary_key=True)
+    bundle_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department_id: Mapped[int] = mapped_column(primary_key=True)  # 0 for applications
+    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)  # '' for applications
+    bucket: Mapped[Decimal] = mapped_column(Numeric(8, 2), primary_key=True)
+    n: Mapped[int]
+    on_time: Mapped[int]
+    on_time_known: Mapped[int]
+    elapsed_sum: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    paused_sum: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    paused_n: Mapped[int]  # with any paused time
+    extended: Mapped[int]
+    supplemented: Mapped[int]
+    rongque: Mapped[int]
+    commitment: Mapped[int]
+
+
+# The post-approval checks of a period (告知承诺) and the overdue steps: small partial indexes on the steps,
+# so the dashboard reads only those (declared here, with the figures that need them).
+Index("ix_steps_commitment_decided", Step.__table__.c.decided_at, Step.__table__.c.post_check_outcome,
       postgresql_where=text("on_commitment"), sqlite_where=text("on_commitment"))
+Index("ix_steps_running_due", Step.__table__.c.due_at,
+      postgresql_where=text("state IN ('received', 'accepted')"),
+      sqlite_where=text("state IN ('received', 'accepted')"))

@@ -8,6 +8,7 @@ after a calendar correction) gives the same answer as the fan-in did.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -16,9 +17,9 @@ from onestop.applications.models import Application, Step, StepExtension
 from onestop.audit.models import AuditEvent
 from onestop.catalog.operations import bundle_of
 from onestop.clocks.operations import work_calendar
-from onestop.core.clock import now
+from onestop.core.clock import local_tz, now
 from onestop.extensions import db
-from onestop.supervision.models import ApplicationTiming, StepTiming
+from onestop.supervision.models import ApplicationTiming, StepTiming, TimingHistogram
 from workflows.clock import Pause
 from workflows.supervision import Span, critical_path, held_up_by, working_days
 
@@ -69,6 +70,12 @@ def record_application(application: Application) -> ApplicationTiming | None:
     rongque = _rongque_step_ids(steps)
     held = held_up_by(path)
     held_id = next((s.department_id for s in steps if s.department.code == held), None)
+    # A rewrite first takes the earlier rows out of the histogram.
+    old = [*db.session.scalars(select(StepTiming).where(StepTiming.application_id == application.id)),
+           *db.session.scalars(select(ApplicationTiming).where(ApplicationTiming.application_id == application.id))]
+    histogram: dict[tuple[Any, ...], list[Any]] = {}
+    for row in old:
+        _contribute(histogram, row, -1)
     db.session.execute(delete(StepTiming).where(StepTiming.application_id == application.id))
     db.session.execute(delete(ApplicationTiming).where(ApplicationTiming.application_id == application.id))
     step_rows = []
@@ -92,7 +99,49 @@ def record_application(application: Application) -> ApplicationTiming | None:
         extensions=extension_count, rongque=sum(r.rongque for r in step_rows),
         commitment=sum(r.commitment for r in step_rows), computed_at=now())
     db.session.add_all([*step_rows, timing])
+    for row in [*step_rows, timing]:
+        _contribute(histogram, row, 1)
+    _apply(histogram)
     return timing
+
+
+HISTOGRAM_VALUES = ("n", "on_time", "on_time_known", "elapsed_sum", "paused_sum", "paused_n", "extended",
+                    "supplemented", "rongque", "commitment")
+BUCKET = Decimal("0.01")
+
+
+def _contribute(histogram: dict[tuple[Any, ...], list[Any]], row: ApplicationTiming | StepTiming, sign: int) -> None:
+    if isinstance(row, StepTiming):
+        key = (row.decided_at.astimezone(local_tz()).date(), "step", row.bundle_code, row.department_id,
+               row.item_code, Decimal(row.counted_days).quantize(BUCKET))
+        values = [1, row.on_time is True, row.on_time is not None, Decimal(row.counted_days),
+                  Decimal(row.paused_days), row.paused_days > 0, row.extended, row.supplemented, row.rongque,
+                  row.commitment]
+    else:
+        key = (row.ended_at.astimezone(local_tz()).date(), "app", row.bundle_code, 0, "",
+               Decimal(row.elapsed_days).quantize(BUCKET))
+        values = [1, row.on_time, True, Decimal(row.elapsed_days), Decimal(row.paused_days), row.paused_days > 0,
+                  row.extensions, row.supplemented, row.rongque, row.commitment]
+    totals = histogram.setdefault(key, [0] * len(HISTOGRAM_VALUES))
+    for i, value in enumerate(values):
+        totals[i] += sign * (value if isinstance(value, Decimal) else int(value))
+
+
+def _apply(histogram: dict[tuple[Any, ...], list[Any]]) -> None:
+    """Add the contributions: one upsert per bucket (the row lock serialises concurrent fan-ins)."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = TimingHistogram.__table__
+    for (day, kind, bundle, department, item, bucket), values in histogram.items():
+        if not any(values):
+            continue
+        stmt = insert(table).values(day=day, kind=kind, bundle_code=bundle, department_id=department,
+                                    item_code=item, bucket=bucket, **dict(zip(HISTOGRAM_VALUES, values, strict=True)))
+        db.session.execute(stmt.on_conflict_do_update(
+            index_elements=["day", "kind", "bundle_code", "department_id", "item_code", "bucket"],
+            set_={name: table.c[name] + stmt.excluded[name] for name in HISTOGRAM_VALUES}))
 
 
 def backfill(batch: int = 500) -> int:
