@@ -162,6 +162,14 @@ def fill_histogram(conn) -> None:
                count(*) FILTER (WHERE paused_days > 0), sum(extensions), count(*) FILTER (WHERE supplemented),
                sum(rongque), sum(commitment)
         FROM application_timings GROUP BY 1, 3, 6""")
+    conn.execute("""
+        INSERT INTO timing_histogram (day, kind, bundle_code, department_id, item_code, bucket, n, on_time,
+                                      on_time_known, elapsed_sum, paused_sum, paused_n, extended, supplemented,
+                                      rongque, commitment)
+        SELECT date_trunc('month', day)::date, CASE kind WHEN 'app' THEN 'appm' ELSE 'stpm' END, bundle_code,
+               department_id, item_code, bucket, sum(n), sum(on_time), sum(on_time_known), sum(elapsed_sum),
+               sum(paused_sum), sum(paused_n), sum(extended), sum(supplemented), sum(rongque), sum(commitment)
+        FROM timing_histogram GROUP BY 1, 2, 3, 4, 5, 6""")
 
 
 def _login(app) -> object:

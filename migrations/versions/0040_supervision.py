@@ -99,8 +99,8 @@ def upgrade():
                     postgresql_where=sa.text(RUNNING), sqlite_where=sa.text(RUNNING))
     op.create_table(
         'timing_histogram',
-        sa.Column('day', sa.Date(), nullable=False),
         sa.Column('kind', sa.String(length=4), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
         sa.Column('bundle_code', sa.String(length=64), nullable=False),
         sa.Column('department_id', sa.Integer(), nullable=False),
         sa.Column('item_code', sa.String(length=64), nullable=False),
@@ -115,8 +115,8 @@ def upgrade():
         sa.Column('supplemented', sa.Integer(), nullable=False),
         sa.Column('rongque', sa.Integer(), nullable=False),
         sa.Column('commitment', sa.Integer(), nullable=False),
-        sa.CheckConstraint("kind IN ('app', 'step')", name=op.f('ck_timing_histogram_kind')),
-        sa.PrimaryKeyConstraint('day', 'kind', 'bundle_code', 'department_id', 'item_code', 'bucket',
+        sa.CheckConstraint("kind IN ('app', 'step', 'appm', 'stpm')", name=op.f('ck_timing_histogram_kind')),
+        sa.PrimaryKeyConstraint('kind', 'day', 'bundle_code', 'department_id', 'item_code', 'bucket',
                                 name=op.f('pk_timing_histogram')),
     )
 

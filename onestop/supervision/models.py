@@ -100,10 +100,12 @@ class TimingHistogram(db.Model):  # type: ignore[name-defined]
     times rounded to 0.01 working day (means are exact: the sums are kept unrounded)."""
 
     __tablename__ = "timing_histogram"
-    __table_args__ = (CheckConstraint("kind IN ('app', 'step')", name="kind"),)
+    # 'app' and 'step' per day; 'appm' and 'stpm' the same per month (day = the 1st), which months,
+    # quarters and years read: a year is then a few tens of thousands of rows.
+    __table_args__ = (CheckConstraint("kind IN ('app', 'step', 'appm', 'stpm')", name="kind"),)
 
+    kind: Mapped[str] = mapped_column(String(4), primary_key=True)  # first: a query reads one kind
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(4), primary_key=True)
     bundle_code: Mapped[str] = mapped_column(String(64), primary_key=True)
     department_id: Mapped[int] = mapped_column(primary_key=True)  # 0 for applications
     item_code: Mapped[str] = mapped_column(String(64), primary_key=True)  # '' for applications

@@ -343,7 +343,10 @@ def _step_groups(period: Period, scope: Scope,
 # -- the same figures from the maintained histogram (no department or item in the scope) ------------------
 
 def _hist_clauses(kind: str, period: Period, scope: Scope) -> list[Any]:
-    clauses: list[Any] = [TH.kind == kind, TH.day >= period.start, TH.day <= period.end]
+    if period.kind == "custom":  # any days: the daily rows
+        clauses: list[Any] = [TH.kind == kind, TH.day >= period.start, TH.day <= period.end]
+    else:  # whole months: the monthly rows
+        clauses = [TH.kind == ("appm" if kind == "app" else "stpm"), TH.day >= period.start, TH.day <= period.end]
     if scope.bundle:
         clauses.append(TH.bundle_code == scope.bundle)
     return clauses
@@ -484,6 +487,15 @@ def _month_columns(period: Period) -> list[Any]:
     return cols
 
 
+def _hist_month_columns(period: Period) -> list[Any]:
+    cols = []
+    for first, last in period.months():
+        in_month = and_(TH.day >= first, TH.day <= last)
+        cols += [func.coalesce(func.sum(TH.n).filter(in_month), 0),
+                 func.coalesce(func.sum(TH.on_time).filter(in_month), 0)]
+    return cols
+
+
 def _monthly(period: Period, values: Sequence[Any]) -> list[dict[str, Any]]:
     months = period.months()
     if len(months) < 2:
@@ -519,24 +531,40 @@ def dashboard(period: Period, scope: Scope) -> Dashboard:
         # A year's percentiles sort about a million values per group: in memory, not on disk.
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
     clauses = _app_clauses(period, scope)
-    # One pass over the period's roll-ups: the totals, the outcome counts and the monthly series.
-    row = db.session.execute(
-        select(func.count(), func.count().filter(AT.on_time.is_(True)), func.avg(cast(AT.paused_days, Float)),
-               func.sum(cast(AT.paused_days, Float)), func.count().filter(AT.supplemented.is_(True)),
-               func.coalesce(func.sum(AT.extensions), 0), func.coalesce(func.sum(AT.rongque), 0),
-               func.coalesce(func.sum(AT.commitment), 0),
-               *[func.count().filter(AT.state == state) for state in STATES], *_month_columns(period))
-        .where(*clauses)).one()
-    (ended, on_time, paused_mean, paused_total, supplemented, extensions, rongque, commitment) = row[:8]
-    by_state = {state: n for state, n in zip(STATES, row[8:8 + len(STATES)], strict=True) if n}
-    month_values = row[8 + len(STATES):]
-    # Without a department or item in the scope, the maintained histogram answers the time figures.
+    # Without a department or item in the scope, the maintained histogram answers the counts and the
+    # time figures; the outcomes and the hold-up departments come from one grouped pass over the roll-up.
     fast = scope.department is None and not scope.item
-    elapsed = (hist_stats("app", period, scope) if fast else stats_by(AT.elapsed_days, clauses)).get(
-        None, Stats(0, None, None, None))
+    if fast:
+        hist = _hist_clauses("app", period, scope)
+        row = db.session.execute(
+            select(func.coalesce(func.sum(TH.n), 0), func.coalesce(func.sum(TH.on_time), 0),
+                   cast(func.sum(TH.paused_sum), Float) / func.nullif(func.sum(TH.n), 0),
+                   cast(func.sum(TH.paused_sum), Float), func.coalesce(func.sum(TH.supplemented), 0),
+                   func.coalesce(func.sum(TH.extended), 0), func.coalesce(func.sum(TH.rongque), 0),
+                   func.coalesce(func.sum(TH.commitment), 0), *_hist_month_columns(period))
+            .where(*hist)).one()
+        month_values = row[8:]
+        elapsed = hist_stats("app", period, scope).get(None, Stats(0, None, None, None))
+    else:
+        # One pass over the period's roll-ups: the totals and the monthly series.
+        row = db.session.execute(
+            select(func.count(), func.count().filter(AT.on_time.is_(True)), func.avg(cast(AT.paused_days, Float)),
+                   func.sum(cast(AT.paused_days, Float)), func.count().filter(AT.supplemented.is_(True)),
+                   func.coalesce(func.sum(AT.extensions), 0), func.coalesce(func.sum(AT.rongque), 0),
+                   func.coalesce(func.sum(AT.commitment), 0), *_month_columns(period))
+            .where(*clauses)).one()
+        month_values = row[8:]
+        elapsed = stats_by(AT.elapsed_days, clauses).get(None, Stats(0, None, None, None))
+    (ended, on_time, paused_mean, paused_total, supplemented, extensions, rongque, commitment) = row[:8]
+    by_state: dict[str, int] = {}
+    held_counts: dict[int, int] = {}
+    for state, held_id, n in db.session.execute(
+            select(AT.state, AT.held_by_id, func.count()).where(*clauses).group_by(AT.state, AT.held_by_id)):
+        by_state[state] = by_state.get(state, 0) + int(n)
+        if held_id is not None:
+            held_counts[held_id] = held_counts.get(held_id, 0) + int(n)
+    held = sorted(held_counts.items(), key=lambda kv: (-kv[1], kv[0]))
     departments = _departments()
-    held = db.session.execute(select(AT.held_by_id, func.count()).where(*clauses, AT.held_by_id.is_not(None))
-                              .group_by(AT.held_by_id).order_by(func.count().desc())).all()
     dept_labels = {d.id: (d.code, d.name_zh) for d in departments.values()}
     overdue_count, overdue = overdue_steps(scope)
     levels, bad, in_time = _ratings(period, scope)

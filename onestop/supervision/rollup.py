@@ -122,9 +122,11 @@ def _contribute(histogram: dict[tuple[Any, ...], list[Any]], row: ApplicationTim
                Decimal(row.elapsed_days).quantize(BUCKET))
         values = [1, row.on_time, True, Decimal(row.elapsed_days), Decimal(row.paused_days), row.paused_days > 0,
                   row.extensions, row.supplemented, row.rongque, row.commitment]
-    totals = histogram.setdefault(key, [0] * len(HISTOGRAM_VALUES))
-    for i, value in enumerate(values):
-        totals[i] += sign * (value if isinstance(value, Decimal) else int(value))
+    monthly = (key[0].replace(day=1), "appm" if key[1] == "app" else "stpm", *key[2:])
+    for k in (key, monthly):
+        totals = histogram.setdefault(k, [0] * len(HISTOGRAM_VALUES))
+        for i, value in enumerate(values):
+            totals[i] += sign * (value if isinstance(value, Decimal) else int(value))
 
 
 def _apply(histogram: dict[tuple[Any, ...], list[Any]]) -> None:
@@ -140,7 +142,7 @@ def _apply(histogram: dict[tuple[Any, ...], list[Any]]) -> None:
         stmt = insert(table).values(day=day, kind=kind, bundle_code=bundle, department_id=department,
                                     item_code=item, bucket=bucket, **dict(zip(HISTOGRAM_VALUES, values, strict=True)))
         db.session.execute(stmt.on_conflict_do_update(
-            index_elements=["day", "kind", "bundle_code", "department_id", "item_code", "bucket"],
+            index_elements=["kind", "day", "bundle_code", "department_id", "item_code", "bucket"],
             set_={name: table.c[name] + stmt.excluded[name] for name in HISTOGRAM_VALUES}))
 
 
