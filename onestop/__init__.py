@@ -58,8 +58,8 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     from onestop.messaging import views as messaging_views
     from onestop.ratings import views as ratings_views
     from onestop.reviews import views as reviews_views
-    from onestop.window import views as window_views
     from onestop.supervision import views as supervision_views
+    from onestop.window import views as window_views
 
     accounts_views.init_app(app)
     errors.init_app(app)

@@ -67,7 +67,8 @@ def test_an_auditor_changes_nothing_through_any_post_route(app, client, world): 
            "kind": "person", "code": "restaurant_opening"}
     allowed = {"accounts.logout", "supervision.start_export"}
     # Forms anyone may post (they answer with the form and its errors), still changing nothing here.
-    public = {"accounts.login", "accounts.register_kind", "applications.track", "certificates.verify_file"}
+    public = {"accounts.login", "accounts.register_kind", "applications.track", "certificates.verify_file",
+              "activation.activate_page"}
     tried = 0
     for rule in app.url_map.iter_rules():
         if "POST" not in (rule.methods or ()) or rule.endpoint in allowed or rule.endpoint == "static":
