@@ -25,10 +25,12 @@ from onestop.messaging.models import OutboundMessage
 from onestop.profiles.models import ProfileEntry
 from onestop.ratings.models import Rating
 from onestop.reviews.models import QualitySample, QualitySampleEntry
+from onestop.supervision.models import ApplicationTiming, ExportJob, StepTiming, TimingHistogram
 from onestop.window.models import ActivationCode, Handover, ResultCollection, WindowIntake
 
 __all__ = [
     "ActivationCode", "Answer", "Application", "AuditChainHead", "AuditEvent", "BenefitOffer", "BundleVersion", "CalendarDay", "CalendarYear",
+    "ApplicationTiming", "ExportJob", "StepTiming", "TimingHistogram",
     "Certificate", "CertificateSerial", "CreditImport", "CreditRecord", "Delivery", "Department", "Draft",
     "Enterprise", "EnterpriseDataImport", "EnterpriseRecord", "InstantSwitch", "Material", "NoticeObjection", "Notification", "OutboundMessage", "ProfileEntry",
     "QualitySample", "QualitySampleEntry", "Rating", "StaffRole", "Step", "StepAlert", "StepExtension",
