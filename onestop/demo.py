@@ -132,8 +132,34 @@ def create_samples(person: User, operator: User) -> list[str]:
     lines.append(f"{restaurant.reference}  开办餐饮店  {operator.username}: 营业执照已准予, 消防待补正, "
                  "排水待受理 / licence approved, fire check awaits a supplement, drainage in the queue")
 
+    lines.extend(offer_sample_benefit(operator))
+
     waiting = submit_sample("company_establishment", person, company_name="郑州青禾文化传媒有限公司",
                             want_bank_account=False)
     commit()
     lines.append(f"{waiting.reference}  企业开办  {person.username}: 待受理 / in the reviewers' queues")
+    return lines
+
+
+def offer_sample_benefit(operator: User) -> list[str]:
+    """Last year's unemployment-insurance data of the demo enterprise (as 人社 would hold it), then the
+    match: the enterprise finds a 稳岗返还 offer waiting, with its amount and formula (免申即享)."""
+    from onestop.audit.operations import Actor
+    from onestop.benefits.operations import import_enterprise_data, match
+    from onestop.catalog.operations import current_versions
+    from onestop.core.clock import local_now
+
+    enterprise = operator.enterprise
+    assert enterprise is not None
+    year = local_now().year - 1
+    data = ("credit_code,name,year,insured_staff,layoffs,premiums_paid,arrears\n"
+            f"{enterprise.credit_code},{enterprise.name},{year},48,1,18650.40,0\n").encode()
+    import_enterprise_data(data, "demo-unemployment-insurance.csv", Actor.system())
+    lines = []
+    for version in current_versions():
+        if bundle_of(version).intake == "offer":
+            report = match(version, Actor.system(), year)
+            lines.extend(f"(offer)  {bundle_of(version).name.zh}  {operator.username}: 待企业一键确认 / awaiting the "
+                         "enterprise's one-click confirmation" for _ in report.offered)
+    commit()
     return lines

@@ -310,8 +310,8 @@ def _group_row(key: Any, labels: dict[Any, tuple[str, str]], counts: Sequence[An
                     int(supplemented), int(rongque), int(commitment))
 
 
-def _step_groups(period: Period, scope: Scope,
-                 dept_labels: dict[Any, tuple[str, str]]) -> tuple[list[GroupRow], list[GroupRow]]:
+def _step_groups(period: Period, scope: Scope, dept_labels: dict[Any, tuple[str, str]],
+                 item_labels: dict[Any, tuple[str, str]]) -> tuple[list[GroupRow], list[GroupRow]]:
     """The step figures per department and per item. On PostgreSQL one statement over the roll-up
     (GROUPING SETS, one sort per group for both percentiles); elsewhere one statement per grouping."""
     clauses = _step_clauses(period, scope)
@@ -328,11 +328,11 @@ def _step_groups(period: Period, scope: Scope,
             p50, p90 = pcts or (None, None)
             stats = Stats(int(counts[0]), _f(mean), _f(p50), _f(p90))
             if by_item:
-                items.append(_group_row(item, {}, counts, stats))
+                items.append(_group_row(item, item_labels, counts, stats))
             else:
                 departments.append(_group_row(dept, dept_labels, counts, stats))
     else:
-        for group, labels, out in ((ST.department_id, dept_labels, departments), (ST.item_code, {}, items)):
+        for group, labels, out in ((ST.department_id, dept_labels, departments), (ST.item_code, item_labels, items)):
             stats = stats_by(ST.counted_days, clauses, group)
             for key, *counts in db.session.execute(
                     select(group, *_group_columns()).where(*clauses).group_by(group)):
@@ -377,10 +377,10 @@ def hist_stats(kind: str, period: Period, scope: Scope, group: Any = None) -> di
     return out
 
 
-def _step_groups_hist(period: Period, scope: Scope,
-                      dept_labels: dict[Any, tuple[str, str]]) -> tuple[list[GroupRow], list[GroupRow]]:
+def _step_groups_hist(period: Period, scope: Scope, dept_labels: dict[Any, tuple[str, str]],
+                      item_labels: dict[Any, tuple[str, str]]) -> tuple[list[GroupRow], list[GroupRow]]:
     out: tuple[list[GroupRow], list[GroupRow]] = ([], [])
-    for group, labels, rows in ((TH.department_id, dept_labels, out[0]), (TH.item_code, {}, out[1])):
+    for group, labels, rows in ((TH.department_id, dept_labels, out[0]), (TH.item_code, item_labels, out[1])):
         stats = hist_stats("step", period, scope, group)
         for key, n, on_time, known, paused, extended, supplemented, rongque, commitment in db.session.execute(
                 select(group, func.sum(TH.n), func.sum(TH.on_time), func.sum(TH.on_time_known),
@@ -568,7 +568,7 @@ def dashboard(period: Period, scope: Scope) -> Dashboard:
     dept_labels = {d.id: (d.code, d.name_zh) for d in departments.values()}
     overdue_count, overdue = overdue_steps(scope)
     levels, bad, in_time = _ratings(period, scope)
-    by_department, by_item = (_step_groups_hist if fast else _step_groups)(period, scope, dept_labels)
+    by_department, by_item = (_step_groups_hist if fast else _step_groups)(period, scope, dept_labels, _item_labels())
     return Dashboard(
         period=period, scope=scope, submitted=_submitted(period, scope), ended=int(ended),
         by_state={k: int(v) for k, v in by_state.items()}, on_time=int(on_time), elapsed=elapsed,
@@ -580,6 +580,13 @@ def dashboard(period: Period, scope: Scope) -> Dashboard:
         ratings=levels, bad_ratings=bad, bad_answered_in_time=in_time, monthly=_monthly(period, month_values),
         catalog=catalog_figures(scope),
     )
+
+
+def _item_labels() -> dict[Any, tuple[str, str]]:
+    """Item codes with their official names, from the bundles in the catalog (an item code is unique)."""
+    from onestop.catalog.operations import bundle_of, current_versions
+
+    return {i.code: (i.code, i.name.zh) for v in current_versions() for i in bundle_of(v).items}
 
 
 # -- drill-down -------------------------------------------------------------------------------------------

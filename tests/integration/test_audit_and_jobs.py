@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -221,6 +222,10 @@ def test_cli_demo_leaves_sample_applications_in_telling_states(app, tmp_path):
     issued = db.session.scalar(select(func.count()).select_from(Certificate).where(
         Certificate.application_id == applications[0].id, Certificate.state == "issued"))
     assert issued == len([s for s in applications[0].steps if s.state == "approved"]) + 1  # + 办结通知书
+    from onestop.benefits.models import BenefitOffer
+
+    offer = db.session.scalars(select(BenefitOffer)).one()  # 48 insured, 1 laid off: eligible, at 50%
+    assert offer.state == "offered" and offer.amount == Decimal("9325.20")
     assert verify_chain().ok
 
 

@@ -174,7 +174,7 @@ def test_every_dashboard_figure_matches_the_hand_computed_value(known):
     period = _nov()
     exact = queries.stats_by(ApplicationTiming.elapsed_days, queries._app_clauses(period, queries.Scope()))[None]
     assert exact == view.elapsed
-    assert queries._step_groups(period, queries.Scope(), {}) == queries._step_groups_hist(period, queries.Scope(), {})
+    assert queries._step_groups(period, queries.Scope(), {}, {}) == queries._step_groups_hist(period, queries.Scope(), {}, {})
 
 
 def test_the_roll_up_of_each_application(known):
