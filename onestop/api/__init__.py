@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, g, request
 from flask_babel import refresh
 from flask_smorest import Api
+from werkzeug.routing import BaseConverter, ValidationError
 
 from onestop.api.schemas import ErrorEnvelope
 
@@ -26,6 +27,38 @@ class OnestopApi(Api):  # type: ignore[misc]
 
 
 _blueprints_ready = False
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(BaseConverter):
+    """A row id in a path: digits that fit the database's integer (anything else is simply not found)."""
+
+    regex = r"\d{1,10}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 0 < number <= MAX_ID:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+def _before() -> None:
+    _refuse_nul()
+    _language()
+
+
+def _refuse_nul() -> None:
+    """NUL characters are never meaningful here, and PostgreSQL refuses them in text: a clear 400, not a
+    database error."""
+    from onestop.api.errors import fail
+
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        fail("bad_request", {"_": ["NUL characters are not accepted."]})
+    if request.mimetype == "application/json" and b"\\u0000" in request.get_data(cache=True):
+        fail("bad_request", {"_": ["NUL characters are not accepted."]})
 
 
 def _language() -> None:
@@ -54,11 +87,13 @@ def init_app(app: Flask) -> None:
     global _blueprints_ready
     if not _blueprints_ready:  # module-level blueprints: set up once per process, registered per app
         for bp in resources.BLUEPRINTS:
-            bp.before_request(_language)
+            bp.before_request(_before)
             csrf.exempt(bp)  # bearer tokens only, never cookies: there is no session to forge requests with
             limiter.limit(rate_limit, key_func=rate_limit_key)(bp)
         _blueprints_ready = True
+    app.url_map.converters["id"] = IdConverter
     api = OnestopApi(app)
+    api.register_converter(IdConverter, lambda _converter: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for bp in resources.BLUEPRINTS:
         api.register_blueprint(bp)

@@ -145,6 +145,8 @@ def _payload(schema: ma.Schema) -> tuple[dict[str, Any], dict[str, FileStorage]]
         raw = request.get_data(as_text=True) or "{}"
     else:
         fail("unsupported_media_type")
+    if "\x00" in raw:
+        fail("bad_request", {"_": ["NUL characters are not accepted."]})
     try:
         data = json.loads(raw)
     except ValueError:
@@ -569,7 +571,7 @@ def _staff_step(step_id: int) -> Step:
     return step
 
 
-@desk_bp.route("/steps/<int:step_id>")
+@desk_bp.route("/steps/<id:step_id>")
 @requires("read")
 @desk_bp.response(200, s.StepDetailSchema)
 def step(step_id: int) -> dict[str, Any]:
@@ -598,7 +600,7 @@ def step(step_id: int) -> dict[str, Any]:
             "open_problems": list(req.problems) if req is not None else []}
 
 
-@desk_bp.route("/steps/<int:step_id>/decisions", methods=["POST"])
+@desk_bp.route("/steps/<id:step_id>/decisions", methods=["POST"])
 @requires("decide")
 @desk_bp.arguments(s.DecisionArgs)
 @desk_bp.response(200, s.StepSchema)
@@ -652,7 +654,7 @@ def _downloadable(certificate_id: int) -> Certificate:
     return certificate
 
 
-@certificates_bp.route("/certificates/<int:certificate_id>")
+@certificates_bp.route("/certificates/<id:certificate_id>")
 @requires("read")
 @certificates_bp.response(200, s.CertificateSchema)
 def certificate(certificate_id: int) -> dict[str, Any]:
@@ -660,7 +662,7 @@ def certificate(certificate_id: int) -> dict[str, Any]:
     return _certificate(_downloadable(certificate_id))
 
 
-@certificates_bp.route("/certificates/<int:certificate_id>/pdf")
+@certificates_bp.route("/certificates/<id:certificate_id>/pdf")
 @requires("read")
 @certificates_bp.response(200, description="The sealed PDF, as issued",
                           content_type="application/pdf")

@@ -30,7 +30,7 @@ class TextSchema(ma.Schema):
 
 
 class LimitSchema(ma.Schema):
-    amount = fields.Decimal(required=True, as_string=True)
+    amount = fields.String(required=True, metadata={"description": "a decimal, e.g. \"0.5\""})
     unit = fields.String(required=True)
 
 
@@ -51,8 +51,8 @@ class FieldSchema(ma.Schema):
     label = fields.Nested(TextSchema, required=True)
     required = fields.Boolean(required=True)
     choices = fields.List(fields.String(), allow_none=True)
-    min = fields.Decimal(as_string=True, allow_none=True)
-    max = fields.Decimal(as_string=True, allow_none=True)
+    min = fields.String(allow_none=True)
+    max = fields.String(allow_none=True)
     max_length = fields.Integer(allow_none=True)
     show_if = fields.Dict(allow_none=True)
     items = fields.List(fields.String(), required=True)
