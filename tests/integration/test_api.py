@@ -334,3 +334,59 @@ def test_rate_limit_per_token_answers_429_in_the_envelope(database_url, tmp_path
         assert client.get("/api/v1/me", headers=auth(second)).status_code == 200  # each token its own budget
         db.session.remove()
         db.engine.dispose()
+
+
+# -- the token pages ------------------------------------------------------------------------------------------
+
+def test_a_user_makes_and_revokes_a_personal_token_on_their_page(app, client):
+    import re
+
+    from tests.integration.test_web import csrf, login
+
+    person = make_person()
+    other = make_person()
+    commit()
+    login(client, person.username)
+    page = client.post("/account/api-tokens", data={"csrf_token": csrf(client, "/account/api-tokens"),
+                                                    "name": "报税软件", "scopes": ["read"]})
+    html = page.get_data(as_text=True)
+    secret = re.search(r"ost_[0-9a-f]{12}_[A-Za-z0-9_\-]+", html).group(0)
+    assert client.get("/api/v1/me", headers=auth(secret)).status_code == 200
+    again = client.get("/account/api-tokens").get_data(as_text=True)
+    assert secret not in again and "报税软件" in again  # shown once, listed by its prefix
+    token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == person.id))
+    # Another user cannot revoke it.
+    login(client, other.username)
+    refused = client.post(f"/account/api-tokens/{token.id}/revoke",
+                          data={"csrf_token": csrf(client, "/account/api-tokens")})
+    assert refused.status_code == 404
+    assert client.get("/admin/api-tokens").status_code == 403
+    login(client, person.username)
+    done = client.post(f"/account/api-tokens/{token.id}/revoke",
+                       data={"csrf_token": csrf(client, "/account/api-tokens")}, follow_redirects=True)
+    assert "已撤销" in done.get_data(as_text=True)
+    assert_error(client.get("/api/v1/me", headers=auth(secret)), 401, "token_revoked")
+
+
+def test_an_administrator_makes_a_system_token_acting_as_a_named_account(app, client):
+    import re
+
+    from onestop.accounts.models import UserKind
+    from onestop.accounts.operations import create_staff
+    from tests.factories import PASSWORD
+    from tests.integration.test_web import csrf, login
+
+    create_staff(username="admin9", password=PASSWORD, name="管理员", kind=UserKind.ADMIN)
+    reviewer = make_reviewer("samr")
+    commit()
+    login(client, "admin9")
+    page = client.post("/admin/api-tokens", data={
+        "csrf_token": csrf(client, "/admin/api-tokens"), "name": "审批系统对接", "system_name": "市场监管审批系统",
+        "username": reviewer.username, "scopes": ["read", "decide"]})
+    secret = re.search(r"ost_[0-9a-f]{12}_[A-Za-z0-9_\-]+", page.get_data(as_text=True)).group(0)
+    me = client.get("/api/v1/me", headers=auth(secret)).get_json()
+    assert me["user"] == reviewer.username and me["token_kind"] == "system" and me["system"] == "市场监管审批系统"
+    refused = client.post("/admin/api-tokens", data={
+        "csrf_token": csrf(client, "/admin/api-tokens"), "name": "x", "system_name": "x",
+        "username": reviewer.username, "scopes": ["apply"]})
+    assert "该账户不能被授予所选的某项权限范围" in refused.get_data(as_text=True)
