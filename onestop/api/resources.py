@@ -326,6 +326,10 @@ def create_application() -> Any:
         db.session.add(IdempotencyKey(user_id=user.id, key=key, request_sha256=digest,
                                       application_id=result.application.id, created_at=now(),
                                       expires_at=now() + IDEMPOTENCY_LIFETIME))
+        db.session.flush()
+        # Serialised before the commit, from the rows in hand (the commit expires them: reading them
+        # back would cost a round trip per table); only a committed application is ever returned.
+        created = s.ApplicationSchema().dump(_application(result.application))
         commit()
     except IntegrityError:
         # The same key sent twice at the same instant: the other request created it; answer as a replay.
@@ -338,9 +342,8 @@ def create_application() -> Any:
     except SubmissionError as exc:
         db.session.rollback()
         fail("not_eligible" if exc.code == "not_eligible" else "validation_failed", {"_": [exc.code]})
-    application = result.application
-    response = _json(s.ApplicationSchema().dump(_application(application)), 201)
-    response.headers["Location"] = url_for("api_applications.application", reference=application.reference)
+    response = _json(created, 201)
+    response.headers["Location"] = url_for("api_applications.application", reference=created["reference"])
     return response
 
 
@@ -381,7 +384,8 @@ def _todo(application: Application) -> list[dict[str, Any]]:
 def _application(application: Application) -> dict[str, Any]:
     departments = {d.id: d for d in department_map().values()}
     forecast = application_forecast(application) if application.state == "in_progress" else None
-    certificates = db.session.scalars(select(Certificate).where(
+    # Results exist only once an application has ended.
+    certificates = [] if application.state == "in_progress" else db.session.scalars(select(Certificate).where(
         Certificate.application_id == application.id, Certificate.state == "issued").order_by(Certificate.id))
     return {
         "reference": application.reference, "query_code": application.query_code,

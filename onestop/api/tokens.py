@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from onestop.accounts.models import User, UserKind
 from onestop.api.models import SCOPES, ApiToken
@@ -100,7 +101,7 @@ def authenticate(raw: str, ip: str | None) -> ApiToken:
     if len(parts) < 3 or not raw.startswith(TOKEN_PREFIX):
         raise TokenError("invalid_token")
     prefix = parts[1]
-    token = db.session.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
+    token = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.prefix == prefix))
     if token is None or not hmac.compare_digest(token.secret_sha256, _digest(raw)):
         raise TokenError("invalid_token")
     current = now()
