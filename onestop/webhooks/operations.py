@@ -6,7 +6,9 @@ A delivery is a POST of the event's JSON with
     X-Onestop-Timestamp  Unix seconds of this attempt
     X-Onestop-Signature  sha256=HMAC-SHA256(secret, "<timestamp>.<body>") in hex
 Any 2xx is success. Otherwise the delivery waits BACKOFF_BASE * 2^(attempts-1) (capped) and the sweep
-sends it again; after MAX_ATTEMPTS it is marked failed, and an administrator may re-send it.
+sends it again; after MAX_ATTEMPTS it is marked failed, and an administrator may re-send it. A receiver
+that cannot be reached costs one attempt per run: its other deliveries wait for the next run, so a
+dead receiver never makes a run wait out one time-out per event.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
 
 
-def _send(delivery: WebhookDelivery) -> None:
+def _send(delivery: WebhookDelivery) -> bool:
+    """One attempt; False when the receiver could not be reached at all (refused, timed out)."""
     import requests
 
     event, subscription = delivery.event, delivery.subscription
@@ -105,6 +108,9 @@ def _send(delivery: WebhookDelivery) -> None:
             delivery.last_error = f"HTTP {response.status_code}: {response.text[:200]}"
     except requests.RequestException as exc:
         delivery.last_status, delivery.last_error, ok = None, f"{type(exc).__name__}: {str(exc)[:300]}", False
+        reached = False
+    else:
+        reached = True
     if ok:
         delivery.state, delivery.delivered_at, delivery.next_attempt_at = "delivered", now(), None
     elif delivery.attempts >= MAX_ATTEMPTS:
@@ -113,6 +119,21 @@ def _send(delivery: WebhookDelivery) -> None:
                     delivery.last_error)
     else:
         delivery.next_attempt_at = current + backoff(delivery.attempts)
+    return reached
+
+
+def _send_all(deliveries: list[WebhookDelivery]) -> int:
+    """Attempt each delivery in order; once a receiver cannot be reached, its other deliveries wait for
+    the next run (one time-out per receiver and run, not one per event). Returns the attempts made."""
+    unreachable: set[int] = set()
+    attempted = 0
+    for delivery in deliveries:
+        if delivery.subscription_id in unreachable:
+            continue
+        attempted += 1
+        if not _send(delivery):
+            unreachable.add(delivery.subscription_id)
+    return attempted
 
 
 def _due(stmt: object) -> list[WebhookDelivery]:
@@ -128,8 +149,7 @@ def deliver_webhooks(*event_ids: str) -> None:
     stmt = (select(WebhookDelivery).join(WebhookEvent).where(
         WebhookEvent.event_id.in_(event_ids), WebhookDelivery.state == "pending",
         WebhookDelivery.next_attempt_at <= now()).order_by(WebhookDelivery.id))
-    for delivery in _due(stmt):
-        _send(delivery)
+    _send_all(_due(stmt))
 
 
 def retry_due(limit: int = 200) -> int:
@@ -138,7 +158,4 @@ def retry_due(limit: int = 200) -> int:
     stmt = (select(WebhookDelivery).where(WebhookDelivery.state == "pending",
                                           WebhookDelivery.next_attempt_at <= now())
             .order_by(WebhookDelivery.event_id, WebhookDelivery.id).limit(limit))
-    deliveries = _due(stmt)
-    for delivery in deliveries:
-        _send(delivery)
-    return len(deliveries)
+    return _send_all(_due(stmt))
