@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 from forms.builder import build_form, build_supplement_form
 from onestop.accounts.models import Department, User
 from onestop.api import schemas as s
-from onestop.api.auth import current_token, requires
+from onestop.api.auth import current_token, rate_limit_key, requires
 from onestop.api.errors import fail
 from onestop.api.models import IdempotencyKey
 from onestop.applications.engine import open_request
@@ -57,7 +57,7 @@ from onestop.certificates.views import MAX_UPLOAD, public_view
 from onestop.core.clock import local_now, local_tz, now
 from onestop.core.i18n import current_lang
 from onestop.core.jobs import commit
-from onestop.extensions import db
+from onestop.extensions import db, limiter
 from onestop.reviews import claims, queries
 from onestop.reviews.operations import Decision, DecisionError, decide
 from workflows.catalog.schema import Bundle, FieldType
@@ -458,6 +458,7 @@ def track_own(reference: str) -> dict[str, Any]:
 
 
 @applications_bp.route("/track")
+@limiter.limit("30 per minute", key_func=rate_limit_key)  # no token: guessing query codes stays slow
 @applications_bp.arguments(s.TrackArgs, location="query")
 @applications_bp.response(200, s.TrackSchema)
 def track_public(args: dict[str, Any]) -> dict[str, Any]:
@@ -699,6 +700,7 @@ def verify_token(token: str) -> dict[str, Any]:
 
 
 @certificates_bp.route("/verify", methods=["POST"])
+@limiter.limit("10 per minute", key_func=rate_limit_key)  # a signature check costs real CPU
 @certificates_bp.doc(requestBody={"required": True, "content": {
     "application/pdf": {"schema": {"type": "string", "format": "binary"}}}})
 @certificates_bp.response(200, s.VerifySchema)

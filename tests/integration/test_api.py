@@ -337,6 +337,9 @@ def test_rate_limit_per_token_answers_429_in_the_envelope(database_url, tmp_path
             assert client.get("/api/v1/me", headers=auth(first)).status_code == 200
         assert_error(client.get("/api/v1/me", headers=auth(first)), 429, "rate_limited")
         assert client.get("/api/v1/me", headers=auth(second)).status_code == 200  # each token its own budget
+        # The progress check needs no token: it has its own limit per address.
+        statuses = [client.get("/api/v1/track?reference=X&query_code=Y").status_code for _ in range(31)]
+        assert statuses[0] == 404 and statuses[-1] == 429
         db.session.remove()
         db.engine.dispose()
 
