@@ -59,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     from onestop.messaging import views as messaging_views
     from onestop.ratings import views as ratings_views
     from onestop.reviews import views as reviews_views
+    from onestop.supervision import views as supervision_views
     from onestop.window import views as window_views
 
     accounts_views.init_app(app)
@@ -77,6 +78,7 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     app.register_blueprint(window_views.bp)
     app.register_blueprint(window_views.public_bp)
     app.register_blueprint(benefits_views.bp)
+    app.register_blueprint(supervision_views.bp)
 
     from onestop import api, certificates, cli
     from onestop.webhooks import views as webhooks_views

@@ -277,6 +277,8 @@ def audit_verify() -> None:
 
 def init_app(app: Flask) -> None:
     from onestop.benefits.cli import benefits_group
+    from onestop.supervision.cli import group as supervision_group
 
     group.add_command(benefits_group)  # flask onestop benefits import|match
+    group.add_command(supervision_group)
     app.cli.add_command(group)

@@ -26,12 +26,13 @@ from onestop.messaging.models import OutboundMessage
 from onestop.profiles.models import ProfileEntry
 from onestop.ratings.models import Rating
 from onestop.reviews.models import QualitySample, QualitySampleEntry
+from onestop.supervision.models import ApplicationTiming, ExportJob, StepTiming, TimingHistogram
 from onestop.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from onestop.window.models import ActivationCode, Handover, ResultCollection, WindowIntake
 
 __all__ = [
     "ActivationCode", "Answer", "ApiToken", "Application", "AuditChainHead", "AuditEvent", "BenefitOffer", "BundleVersion",
-    "CalendarDay", "CalendarYear",
+    "CalendarDay", "CalendarYear", "ApplicationTiming", "ExportJob", "StepTiming", "TimingHistogram",
     "Certificate", "CertificateSerial", "CreditImport", "CreditRecord", "Delivery", "Department", "Draft",
     "Enterprise", "EnterpriseDataImport", "EnterpriseRecord", "IdempotencyKey", "InstantSwitch", "Material", "NoticeObjection",
     "Notification", "OutboundMessage", "ProfileEntry",

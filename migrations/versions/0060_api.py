@@ -1,7 +1,7 @@
 """machine interface: API tokens, idempotency keys, webhook subscriptions, outbox and deliveries
 
 Revision ID: 0060
-Revises: 0070
+Revises: 0040
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import onestop.core.db  # noqa: F401  (UTCDateTime in column types)
 
 
 revision = '0060'
-down_revision = '0070'
+down_revision = '0040'
 branch_labels = None
 depends_on = None
 

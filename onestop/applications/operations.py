@@ -219,6 +219,9 @@ def fan_in(application: Application, actor: Actor) -> ApplicationState | None:
     )
     record(f"application:{result.value}", "application", application.id,
            {"steps": {s.item_code: s.state for s in application.steps}}, actor=actor)
+    from onestop.supervision.rollup import record_application  # the auditors' roll-up, written once here
+
+    record_application(application)
     notify_applicant(application.id, result.value, application.reference)
     emit("application.completed", {"reference": application.reference, "outcome": result.value,
                                    "ended_at": application.ended_at,
@@ -268,6 +271,9 @@ def withdraw(application: Application, reason: str, actor: Actor) -> None:
     application.ended_at = now()
     application.state = target
     record("application:withdrawn", "application", application.id, {"reason": reason}, actor=actor)
+    from onestop.supervision.rollup import record_application
+
+    record_application(application)
     notify_applicant(application.id, "withdrawn", application.reference)
     emit("application.withdrawn", {"reference": application.reference, "ended_at": application.ended_at})
 
