@@ -80,8 +80,11 @@ def create_app(config: dict[str, Any] | None = None, environ: dict[str, str] | N
     app.register_blueprint(benefits_views.bp)
     app.register_blueprint(supervision_views.bp)
 
-    from onestop import certificates, cli
+    from onestop import api, certificates, cli
+    from onestop.webhooks import views as webhooks_views
 
+    api.init_app(app)
+    app.register_blueprint(webhooks_views.bp)
     certificates.init_app(app)
     cli.init_app(app)
     _check_catalog(app)

@@ -97,6 +97,7 @@ class Settings:
     mail_from: str = "noreply@onestop.invalid"
     claim_idle_minutes: int = 30
     service_hall: str = "xx市政务服务中心 综合窗口"
+    api_rate_limit: str = "600 per minute"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def flask_config(self) -> dict[str, Any]:
@@ -132,6 +133,7 @@ class Settings:
             "ONESTOP_MAIL_FROM": self.mail_from,
             "ONESTOP_CLAIM_IDLE_MINUTES": self.claim_idle_minutes,
             "ONESTOP_SERVICE_HALL": self.service_hall,
+            "ONESTOP_API_RATE_LIMIT": self.api_rate_limit,
             **self.extra,
         }
 
@@ -223,6 +225,7 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
         mail_from=mail_from,
         claim_idle_minutes=_int("ONESTOP_CLAIM_IDLE_MINUTES", env.get("ONESTOP_CLAIM_IDLE_MINUTES", "30"), 1),
         service_hall=_service_hall(env.get("ONESTOP_SERVICE_HALL", "xx市政务服务中心 综合窗口")),
+        api_rate_limit=_rate_limit(env.get("ONESTOP_API_RATE_LIMIT", "600 per minute")),
     )
 
 
@@ -232,4 +235,15 @@ def _service_hall(raw: str) -> str:
     if not hall or len(hall) > 100:
         raise ConfigError(f"ONESTOP_SERVICE_HALL={raw!r}: expected the hall's name, 1 to 100 characters")
     return hall
+
+
+def _rate_limit(raw: str) -> str:
+    """Per API token, in Flask-Limiter's notation ("600 per minute", "10/second;1000/hour")."""
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"ONESTOP_API_RATE_LIMIT={raw!r}: expected e.g. '600 per minute'") from None
+    return raw
 

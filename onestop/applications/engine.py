@@ -18,6 +18,7 @@ from onestop.clocks.operations import work_calendar
 from onestop.core.clock import now
 from onestop.extensions import db
 from onestop.jobs.notifications import notify_applicant
+from onestop.webhooks.outbox import emit
 from workflows.catalog.schema import Item, TimeLimit
 from workflows.clock import Extension, Limit, Pause, Unit, compute_due, counted_time
 from workflows.states import StepAction, StepState, step_transition
@@ -111,7 +112,16 @@ def move(
            {"item": step.item_code, "action": action.value, "from": before, "to": new_state.value,
             "due_at": step.due_at, "counted": counted, "paused": paused, "rule": rule, **(data or {})},
            actor=actor, department_id=step.department_id)
+    if action in DECISIONS:
+        emit("step.decided", {"reference": step.application.reference, "step_id": step.id, "item": step.item_code,
+                              "department": step.department.code, "action": action.value, "state": new_state.value,
+                              "at": at, "by_system": actor.user_id is None, "due_at": step.due_at})
     return new_state
+
+
+# The transitions other systems are told of as "step.decided" (the department's own acts and the
+# system's deemed or instant ones; not the routing moves around them).
+DECISIONS = frozenset({StepAction.ACCEPT, StepAction.REQUEST_SUPPLEMENT, StepAction.APPROVE, StepAction.REJECT})
 
 
 def log_created(step: Step, actor: Actor) -> None:

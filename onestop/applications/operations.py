@@ -25,6 +25,7 @@ from onestop.core.refs import application_reference, query_code
 from onestop.extensions import db
 from onestop.instant.operations import apply_instant_rules
 from onestop.jobs.notifications import notify_applicant, notify_departments
+from onestop.webhooks.outbox import emit
 from workflows.catalog.schema import Bundle, Item
 from workflows.outcome import outcome
 from workflows.routing import route
@@ -107,6 +108,9 @@ def submit(
             "materials": sorted(material_ids)}, actor=actor)
     advance(application, bundle, actor or Actor(applicant.id, applicant.kind), answers=answers)
     notify_applicant(application.id, "submitted", application.reference)
+    emit("application.submitted", {"reference": application.reference, "bundle": bundle.code,
+                                   "version": version.version, "submitted_at": application.submitted_at,
+                                   "steps": {s.item_code: s.state for s in application.steps}})
     return Submitted(application, created=True)
 
 
@@ -219,6 +223,9 @@ def fan_in(application: Application, actor: Actor) -> ApplicationState | None:
 
     record_application(application)
     notify_applicant(application.id, result.value, application.reference)
+    emit("application.completed", {"reference": application.reference, "outcome": result.value,
+                                   "ended_at": application.ended_at,
+                                   "steps": {s.item_code: s.state for s in application.steps}})
     after_commit("issue_certificates", application.id)
     return result
 
@@ -268,6 +275,7 @@ def withdraw(application: Application, reason: str, actor: Actor) -> None:
 
     record_application(application)
     notify_applicant(application.id, "withdrawn", application.reference)
+    emit("application.withdrawn", {"reference": application.reference, "ended_at": application.ended_at})
 
 
 def terminate(step: Step, reason: str, actor: Actor, *, rule: str) -> None:

@@ -35,6 +35,7 @@ from onestop.certificates.models import Certificate, CertificateSerial
 from onestop.core.clock import local_now, now, to_local
 from onestop.extensions import db
 from onestop.jobs.notifications import notify_applicant
+from onestop.webhooks.outbox import emit
 from workflows.catalog.schema import Bundle, Output
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,10 @@ def issue_reserved(application_id: int) -> IssueReport:
                {"serial": certificate.serial, "sha256": sealed.sha256, "key_id": sealed.key_id,
                 "level": sealed.level, "output": certificate.output_key},
                actor=Actor.system(), department_id=certificate.department_id)
+        emit("certificate.issued", {"serial": certificate.serial, "reference": certificate.application.reference,
+                                    "title": certificate.title, "kind": certificate.kind,
+                                    "department": certificate.department.code, "issued_at": sealed.signed_at,
+                                    "sha256": sealed.sha256, "verify_url": _verify_url(certificate.token)})
     db.session.flush()
     db.session.expire_all()  # the issued rows were updated in SQL, around the identity map
     if issued:  # the message is written in the same transaction as the certificates
@@ -257,7 +262,16 @@ def _revoke(certificate: Certificate, reason: str, actor: Actor) -> Certificate:
     record("certificate:revoked", "certificate", certificate.id,
            {"serial": certificate.serial, "reason": reason}, actor=actor, department_id=certificate.department_id)
     notify_applicant(certificate.application_id, "certificate_revoked", certificate.serial)
+    emit("certificate.revoked", {"serial": certificate.serial, "reference": certificate.application.reference,
+                                 "department": certificate.department.code, "revoked_at": certificate.revoked_at,
+                                 "reason": reason})
     return certificate
+
+
+def _verify_url(token: str) -> str:
+    from onestop.certificates.service import verify_url
+
+    return verify_url(token)
 
 
 def local_issue_date(certificate: Certificate) -> date:

@@ -119,7 +119,13 @@ def _sweep_portal(report: SweepReport) -> None:
         if (n := retry_due()):
             report.actions.append(f"{n} e-mails or text messages retried")
 
-    for duty in (drafts, ratings, answers, messages):
+    def webhooks() -> None:
+        from onestop.webhooks.operations import retry_due as retry_webhooks
+
+        if (n := retry_webhooks()):
+            report.actions.append(f"{n} webhook deliveries attempted")
+
+    for duty in (drafts, ratings, answers, messages, webhooks):
         try:
             duty()
             commit()
