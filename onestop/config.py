@@ -96,7 +96,7 @@ class Settings:
     smtp: dict[str, Any] | None = None
     mail_from: str = "noreply@onestop.invalid"
     claim_idle_minutes: int = 30
-    service_hall: str = "xx市政务服务中心 综合窗口"
+    service_hall: str = "郑州市政务服务中心 综合窗口"
     api_rate_limit: str = "600 per minute"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -224,7 +224,7 @@ def load_settings(environ: dict[str, str] | None = None, instance_path: Path | N
         smtp=smtp,
         mail_from=mail_from,
         claim_idle_minutes=_int("ONESTOP_CLAIM_IDLE_MINUTES", env.get("ONESTOP_CLAIM_IDLE_MINUTES", "30"), 1),
-        service_hall=_service_hall(env.get("ONESTOP_SERVICE_HALL", "xx市政务服务中心 综合窗口")),
+        service_hall=_service_hall(env.get("ONESTOP_SERVICE_HALL", "郑州市政务服务中心 综合窗口")),
         api_rate_limit=_rate_limit(env.get("ONESTOP_API_RATE_LIMIT", "600 per minute")),
     )
 
