@@ -14,7 +14,14 @@ from onestop.core.jobs import commit
 from onestop.extensions import db
 from onestop.jobs.sweep import run_sweep
 from onestop.reviews.operations import Decision, decide
-from tests.factories import answers_for, make_application, make_operator, make_reviewer, step_of
+from tests.factories import (
+    answers_for,
+    approve_open_steps,
+    make_application,
+    make_operator,
+    make_reviewer,
+    step_of,
+)
 from tests.integration.test_web import hidden, login
 from workflows.states import StepAction
 
@@ -68,6 +75,21 @@ def test_an_objection_during_the_notice_stops_the_closure(app):
         decide(notice.id, None, Decision(StepAction.REJECT, "债权人提出异议", "《市场主体登记管理条例》第三十三条"), samr)
         commit()
     assert step_of(application, "deregistration_registration").state == "terminated"
+    assert application.state == "rejected"
+
+
+def test_an_objection_after_a_passed_pre_check_still_refuses_the_closure(app):
+    """Not "partially completed": the pre-check is only a means to the closure (all or nothing)."""
+    with at(11, 23):
+        application = closure(want_precheck=True)
+        approve_open_steps(application, rounds=1)  # the four departments' pre-checks
+        commit()
+    notice = step_of(application, "public_notice")
+    assert notice.state == "accepted"
+    with at(11, 30):
+        decide(notice.id, None, Decision(StepAction.REJECT, "债权人提出异议", "《市场主体登记管理条例》第三十三条"),
+               make_reviewer("samr"))
+        commit()
     assert application.state == "rejected"
 
 
