@@ -5,6 +5,8 @@ ZH = {
     "A benefit is offered to your enterprise without applying (免申即享): ¥%(amount)s. Confirm it under My benefits.":
         "免申即享：您的企业可获得一项惠企资金 ¥%(amount)s，无需申请，请在“我的惠企政策”中一键确认。",
     "Amount": "金额",
+    "Amount: %(amount)s": "金额：%(amount)s",
+    "How it was computed: %(formula)s": "计算方式：%(formula)s",
     "An objection to the public notice of %(ref)s is waiting for your check.": "办件%(ref)s的公示收到异议，请核查。",
     "An objection was lodged against the public notice of %(ref)s; the notice is paused while it is checked.":
         "办件%(ref)s的公示收到异议，核查期间公示中止。",
