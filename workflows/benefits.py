@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any
 
 from workflows.catalog.schema import Benefit, BenefitRule
+from workflows.instant import RuleResult  # one rule result, for instant approval and for benefits
 
 _FACT_NAMES = {
     "insured_staff": ("参保职工人数", "insured staff"),
@@ -44,20 +44,6 @@ class EnterpriseFacts:
     def value(self, fact: str) -> int | Decimal | bool:
         value: int | Decimal | bool = getattr(self, fact)
         return value
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    key: str
-    passed: bool
-    name_zh: str
-    name_en: str
-    detail_zh: str
-    detail_en: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "passed": self.passed, "name_zh": self.name_zh, "name_en": self.name_en,
-                "detail_zh": self.detail_zh, "detail_en": self.detail_en}
 
 
 @dataclass(frozen=True)
