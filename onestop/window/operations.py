@@ -77,7 +77,7 @@ def _normalised(kind: str, number: str) -> str:
     return number
 
 
-def _masked(kind: str, number: str) -> str:
+def masked_number(kind: str, number: str) -> str:
     return mask_resident_id(number) if kind == "person" else number  # credit codes are public
 
 
@@ -98,7 +98,7 @@ def look_up(clerk: User, kind: str, number: str, name: str) -> LookUp:
         applicant = db.session.scalar(select(User).where(User.id_number == number))
         if applicant is not None and applicant.kind != UserKind.PERSON:
             record("window:look_up", "user", applicant.id,
-                   {"kind": kind, "number": _masked(kind, number), "result": "not_a_person_account"},
+                   {"kind": kind, "number": masked_number(kind, number), "result": "not_a_person_account"},
                    actor=clerk_actor(clerk))
             raise WindowError("not_a_person_account", "number")
         registered_name = applicant.name if applicant is not None else None
@@ -112,7 +112,7 @@ def look_up(clerk: User, kind: str, number: str, name: str) -> LookUp:
     if registered_name is not None and registered_name != name:
         result = "name_mismatch"
     record("window:look_up", "user", applicant.id if applicant is not None else None,
-           {"kind": kind, "number": _masked(kind, number), "result": result}, actor=clerk_actor(clerk))
+           {"kind": kind, "number": masked_number(kind, number), "result": result}, actor=clerk_actor(clerk))
     if result == "name_mismatch":
         raise WindowError("name_mismatch", "name")
     return LookUp(kind, number, name, applicant)
@@ -154,7 +154,7 @@ def register_walk_in(
     except AccountError as exc:
         raise WindowError(exc.code, exc.field) from None
     record("window:account_opened", "user", user.id,
-           {"kind": found.kind, "number": _masked(found.kind, found.number), "hall": hall()}, actor=actor)
+           {"kind": found.kind, "number": masked_number(found.kind, found.number), "hall": hall()}, actor=actor)
     return user
 
 

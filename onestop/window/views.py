@@ -66,6 +66,7 @@ from onestop.window.operations import (
     issue_activation_code,
     issued_results,
     look_up,
+    masked_number,
     register_walk_in,
     start_intake,
 )
@@ -194,13 +195,7 @@ def register() -> str | Response:
                       "success")
                 return redirect(url_for("window.intake"))
     return render_template("window/register.html", form=form, pending=pending,
-                           masked=_masked_number(pending["kind"], pending["number"]))
-
-
-def _masked_number(kind: str, number: str) -> str:
-    from workflows.identity import mask_resident_id
-
-    return mask_resident_id(number) if kind == "person" else number
+                           masked=masked_number(pending["kind"], pending["number"]))
 
 
 # -- intake ------------------------------------------------------------------------------------------------
