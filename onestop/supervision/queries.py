@@ -568,7 +568,7 @@ def dashboard(period: Period, scope: Scope) -> Dashboard:
     dept_labels = {d.id: (d.code, d.name_zh) for d in departments.values()}
     overdue_count, overdue = overdue_steps(scope)
     levels, bad, in_time = _ratings(period, scope)
-    by_department, by_item = (_step_groups_hist if fast else _step_groups)(period, scope, dept_labels, _item_labels())
+    by_department, by_item = (_step_groups_hist if fast else _step_groups)(period, scope, dept_labels, item_labels())
     return Dashboard(
         period=period, scope=scope, submitted=_submitted(period, scope), ended=int(ended),
         by_state={k: int(v) for k, v in by_state.items()}, on_time=int(on_time), elapsed=elapsed,
@@ -582,7 +582,7 @@ def dashboard(period: Period, scope: Scope) -> Dashboard:
     )
 
 
-def _item_labels() -> dict[Any, tuple[str, str]]:
+def item_labels() -> dict[Any, tuple[str, str]]:
     """Item codes with their official names, from the bundles in the catalog (an item code is unique)."""
     from onestop.catalog.operations import bundle_of, current_versions
 

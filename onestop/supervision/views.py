@@ -76,7 +76,7 @@ def _filters() -> dict[str, Any]:
     bundles = [(v.code, bundle_of(v)) for v in current_versions()]
     return {"departments": list(db.session.scalars(select(Department).order_by(Department.code))),
             "bundles": bundles,
-            "items": sorted({(i.code, i.name.zh) for _c, b in bundles for i in b.items})}
+            "items": sorted(queries.item_labels().values())}
 
 
 def _args(period: queries.Period, scope: queries.Scope, **extra: str) -> dict[str, str]:
